@@ -1,0 +1,1 @@
+"""The harness library: configuration, catalogue, traceability, gate, evidence, reports. Free of pytest."""

@@ -1,0 +1,65 @@
+"""The ASGI application: web e-services at /, the APIs and the identity provider mounted beneath it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import problems
+from .context import Context
+from .control import create_control
+from .idp import create_idp
+from .middleware import BodyLimit, SecurityHeaders
+from .mobile import create_mobile_api
+from .staff import create_staff_api
+from .web import create_web_router
+
+access_log = logging.getLogger("sut.access")
+
+
+class AccessLog:
+    """Method, path and status only: query strings may carry codes, so they are never logged (BR-SEC-1)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def capture(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            access_log.info("%s %s %s %.1fms", scope["method"], scope["path"], status,
+                            (time.perf_counter() - started) * 1000)
+
+
+def create_app(ctx: Context) -> FastAPI:
+    app = FastAPI(title="1177 reference system", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.ctx = ctx
+    problems.install(app)
+    app.mount("/api/v1", create_mobile_api(ctx))
+    app.mount("/staff/v1", create_staff_api(ctx))
+    app.mount("/idp", create_idp(ctx))
+    if ctx.settings.test_mode:
+        app.mount("/_sut", create_control(ctx))
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(create_web_router(ctx))
+    app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(AccessLog)
+    return app

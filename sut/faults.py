@@ -1,0 +1,136 @@
+"""The fault catalogue: named, realistic defects that can be switched on to prove the harness catches them.
+
+Each fault is a defect a real team could ship. It is switched on with ``SUT_FAULTS=name,...`` or
+``python -m sut --faults name,...`` and, in test mode, at run time through the control API. The code that
+carries a fault asks ``faults.active("name")`` at the exact place where the defect would live.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    component: str
+    description: str
+    breaks: tuple[str, ...]
+
+
+CATALOGUE: dict[str, Fault] = {
+    f.name: f
+    for f in (
+        # identity and session
+        Fault("samordningsnummer-login", "idp",
+              "The identity provider logs in a samordningsnummer instead of refusing it.", ("BR-ID-1",)),
+        Fault("deceased-login", "idp", "A person registered as deceased can still log in.", ("BR-ID-1",)),
+        Fault("protected-address-leak", "api",
+              "The profile returns the address of a person with protected identity.", ("BR-ID-1", "OSL-21-3")),
+        Fault("session-never-expires", "api",
+              "The 30-minute idle timeout is not enforced.", ("BR-ID-2", "OSL-25-1")),
+        Fault("refresh-token-reuse", "idp",
+              "Refresh tokens are not rotated: an old refresh token keeps working.", ("BR-ID-2",)),
+        Fault("sso-ticket-replay", "idp",
+              "An SSO ticket can be used more than once.", ("BR-ID-3",)),
+        # regions and services
+        Fault("region-not-joined-served", "api",
+              "A user whose region has not joined gets the in-app service catalogue instead of a redirect.",
+              ("BR-REG-1",)),
+        Fault("min-version-ignored", "api",
+              "An app older than the minimum supported version is served instead of getting HTTP 426.",
+              ("BR-REG-3",)),
+        Fault("print-shown-in-app", "web",
+              "Web e-services show print and download buttons inside the app's WebView.", ("BR-REG-3",)),
+        # inbox, proxies, audit
+        Fault("idor-message", "api",
+              "A message is returned by id without checking that it belongs to the caller (IDOR).",
+              ("BR-INBOX-1", "PDL-5-5")),
+        Fault("ombud-teen", "api",
+              "A guardian may act for a child of 13 or older.", ("BR-PROXY-1", "OSL-12-3")),
+        Fault("journal-as-ombud", "api",
+              "Journal entries are available to a guardian acting as ombud.", ("BR-PROXY-1", "PDL-5-5-OMBUD")),
+        Fault("audit-skip-message-read", "api",
+              "Opening a message writes no audit record.", ("BR-AUDIT-1", "PDL-4-3")),
+        Fault("erasure-deletes-records", "api",
+              "An erasure request also deletes the patient's messages (health records).",
+              ("BR-GDPR-1", "GDPR-17", "PDL-3-14")),
+        Fault("staff-any-patient", "staff",
+              "Staff can message a patient with whom their care unit has no care relation.",
+              ("BR-STAFF-1", "PDL-4-1")),
+        # security and errors
+        Fault("missing-csp", "web", "Pages are served without a Content-Security-Policy header.", ("BR-SEC-1",)),
+        Fault("stacktrace-leak", "api",
+              "Unexpected errors return the Python traceback to the client.", ("BR-SEC-1",)),
+        Fault("unicode-name-500", "staff",
+              "A message subject or sender name with å, ä or ö makes the staff API answer 500.", ("BR-SEC-1",)),
+        Fault("pnr-in-url", "web",
+              "The web login flow puts the personnummer in a URL query string.", ("BR-SEC-1", "OSL-25-1")),
+        # accessibility
+        Fault("img-missing-alt", "web", "The logo image on every page has no alt text.", ("BR-A11Y-1",)),
+        Fault("low-contrast-dark", "web",
+              "In dark mode, secondary text fails the 4.5:1 contrast ratio.", ("BR-A11Y-1",)),
+        Fault("unlabelled-input", "web",
+              "The notification settings form has checkboxes without labels.", ("BR-A11Y-1",)),
+        # push fan-out (BR-NOTIF-*)
+        Fault("push-duplicate-on-retry", "push",
+              "A retry after a timeout sends again with a new idempotency key, so the device gets it twice.",
+              ("BR-NOTIF-4",)),
+        Fault("push-to-pruned-token", "push",
+              "A token deactivated by 410/UNREGISTERED is still sent to.", ("BR-NOTIF-4",)),
+        Fault("push-subject-in-payload", "push",
+              "The push payload carries the message subject.", ("BR-NOTIF-3", "GDPR-5-1-c", "OSL-25-1")),
+        Fault("push-retry-after-ignored", "push",
+              "A 429 is retried at once, ignoring retry-after.", ("BR-NOTIF-4",)),
+        Fault("device-reregister-duplicates", "api",
+              "Re-registering a device adds a second token instead of replacing the first.", ("BR-NOTIF-4",)),
+        Fault("push-guardian-of-teen", "push",
+              "The guardian of a child of 13 or older is notified of the child's messages.",
+              ("BR-NOTIF-2", "OSL-12-3")),
+        Fault("sms-when-disabled", "push",
+              "An SMS is sent although the user turned SMS off.", ("BR-NOTIF-1", "BR-NOTIF-2")),
+    )
+}
+
+_lock = threading.Lock()
+_active: frozenset[str] = frozenset()
+
+
+class UnknownFaultError(ValueError):
+    def __init__(self, unknown: Iterable[str]) -> None:
+        self.unknown = sorted(unknown)
+        known = ", ".join(sorted(CATALOGUE))
+        super().__init__(f"unknown fault(s): {', '.join(self.unknown)}; known faults: {known}")
+
+
+def parse(spec: str | Iterable[str] | None) -> frozenset[str]:
+    """Parse 'a,b' (or a list) into fault names; an unknown name is an error that lists the known ones."""
+    if spec is None:
+        return frozenset()
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    names = frozenset(n.strip() for n in items if n.strip())
+    unknown = names - CATALOGUE.keys()
+    if unknown:
+        raise UnknownFaultError(unknown)
+    return names
+
+
+def activate(names: Iterable[str]) -> frozenset[str]:
+    global _active
+    checked = parse(list(names))
+    with _lock:
+        _active = checked
+    return _active
+
+
+def active(name: str) -> bool:
+    """True when the named fault is switched on. A typo here is a bug in sut/, so it raises."""
+    if name not in CATALOGUE:
+        raise KeyError(f"fault {name!r} is not in the catalogue")
+    return name in _active
+
+
+def current() -> frozenset[str]:
+    return _active

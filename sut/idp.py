@@ -1,0 +1,139 @@
+"""The identity provider: simulated BankID / Freja eID for patients, SITHS for staff (BR-ID-1, BR-ID-2).
+
+A person can click through the login page; automation uses the direct flow (``POST /idp/api/login``), which
+returns the same one-time authorization code. Codes are exchanged at ``/idp/token`` (PKCE S256 supported).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from . import problems
+from .context import Context
+from .db import Staff
+from .middleware import client_address
+from .problems import Problem
+from .sessions import LOGIN_METHODS, exchange_code, find_person_for_login, issue_code, refresh_tokens
+from .templating import render
+
+# Where an authorization code may be sent: the app's own scheme, and the web e-services' callback.
+REDIRECTS = {"app": ("1177-appen://auth/callback",), "web": ("/auth/callback",)}
+PNR_PATTERN = r"^(\d{2})?\d{6}[-+]?\d{4}$"
+
+
+class DirectLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    personnummer: str = Field(pattern=PNR_PATTERN, max_length=13,
+                              description="A personnummer, 10 or 12 digits, with or without separator")
+    method: Literal["bankid", "freja"] = "bankid"
+    code_challenge: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{43}$")
+
+
+class StaffLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hsa_id: str = Field(min_length=5, max_length=40, pattern=r"^[A-Za-z0-9-]+$")
+
+
+class CodeResponse(BaseModel):
+    code: str
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    refresh_token: str
+
+
+def _limit(ctx: Context, request: Request) -> None:
+    wait = ctx.login_limiter.hit(client_address(request))
+    if wait is not None:
+        raise Problem(429, "Too many login attempts; try again later.", headers={"Retry-After": str(int(wait))})
+
+
+def create_idp(ctx: Context) -> FastAPI:
+    app = FastAPI(title="1177 reference identity provider", version="1", docs_url=None, redoc_url=None)
+    app.state.ctx = ctx
+    problems.install(app)
+
+    @app.get("/authorize", include_in_schema=False)
+    def authorize_page(request: Request, client_id: str = "web", redirect_uri: str = "/auth/callback",
+                       state: str = "", code_challenge: str = "") -> Response:
+        if redirect_uri not in REDIRECTS.get(client_id, ()):
+            raise Problem(400, "Unknown client or redirect URI.")
+        hidden = {"client_id": client_id, "redirect_uri": redirect_uri, "state": state,
+                  "code_challenge": code_challenge}
+        return render(request, "idp_login.html", hidden=hidden, error=None)
+
+    @app.post("/authorize", include_in_schema=False)
+    def authorize_submit(request: Request, personnummer: Annotated[str, Form()] = "",
+                         method: Annotated[str, Form()] = "bankid", client_id: Annotated[str, Form()] = "web",
+                         redirect_uri: Annotated[str, Form()] = "/auth/callback",
+                         state: Annotated[str, Form()] = "", code_challenge: Annotated[str, Form()] = "") -> Response:
+        if redirect_uri not in REDIRECTS.get(client_id, ()) or method not in LOGIN_METHODS:
+            raise Problem(400, "Unknown client, redirect URI or method.")
+        hidden = {"client_id": client_id, "redirect_uri": redirect_uri, "state": state,
+                  "code_challenge": code_challenge}
+        _limit(ctx, request)
+        with ctx.db() as db:
+            try:
+                person = find_person_for_login(db, personnummer)
+            except Problem as exc:
+                return render(request, "idp_login.html", status=exc.status, hidden=hidden, error=exc.detail)
+            code = issue_code(db, subject_kind="person", subject_id=person.id, method=method,
+                              redirect_uri=redirect_uri, code_challenge=code_challenge or None)
+        query = urlencode({"code": code, "state": state})
+        return RedirectResponse(f"{redirect_uri}?{query}", status_code=303)
+
+    @app.post("/api/login", response_model=CodeResponse, responses={
+        403: {"description": "Refused: samordningsnummer, deceased or unknown person"},
+        422: {"description": "Not a valid personnummer"}, 429: {"description": "Too many attempts"}})
+    def direct_login(body: DirectLogin, request: Request) -> CodeResponse:
+        """Direct flow for automation: the same checks as the login page, answered with a code."""
+        _limit(ctx, request)
+        with ctx.db() as db:
+            person = find_person_for_login(db, body.personnummer)
+            code = issue_code(db, subject_kind="person", subject_id=person.id, method=body.method,
+                              code_challenge=body.code_challenge)
+        return CodeResponse(code=code)
+
+    @app.post("/api/staff-login", response_model=CodeResponse,
+              responses={403: {"description": "Unknown staff member"}})
+    def staff_login(body: StaffLogin, request: Request) -> CodeResponse:
+        """Simulated SITHS card login of a staff member, scoped to their care unit."""
+        _limit(ctx, request)
+        with ctx.db() as db:
+            staff = db.scalar(select(Staff).where(Staff.hsa_id == body.hsa_id))
+            if staff is None:
+                raise Problem(403, "Unknown staff member.")
+            code = issue_code(db, subject_kind="staff", subject_id=staff.id, method="siths")
+        return CodeResponse(code=code)
+
+    @app.post("/token", response_model=TokenResponse, responses={400: {"description": "invalid_grant"}})
+    def token(grant_type: Annotated[Literal["authorization_code", "refresh_token"], Form()],
+              code: Annotated[str | None, Form(max_length=200)] = None,
+              code_verifier: Annotated[str | None, Form(max_length=200)] = None,
+              redirect_uri: Annotated[str | None, Form(max_length=200)] = None,
+              refresh_token: Annotated[str | None, Form(max_length=200)] = None) -> JSONResponse:
+        with ctx.db() as db:
+            if grant_type == "authorization_code":
+                if not code:
+                    raise Problem(400, "code is required.", error="invalid_request")
+                tokens = exchange_code(ctx, db, code, code_verifier, redirect_uri)
+            else:
+                if not refresh_token:
+                    raise Problem(400, "refresh_token is required.", error="invalid_request")
+                tokens = refresh_tokens(ctx, db, refresh_token)
+        return JSONResponse(tokens.as_json(), headers={"Cache-Control": "no-store"})
+
+    @app.get("/jwks.json")
+    def jwks() -> dict:
+        return ctx.keys.jwks()
+
+    return app

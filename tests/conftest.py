@@ -1,0 +1,70 @@
+"""Fixtures for the project's own tests: one reference system per test session, fresh persons per test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.sut_process import SutProcess
+
+
+@pytest.fixture(scope="session")
+def sut(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SutProcess]:
+    """The reference system in test mode, started once per session (per xdist worker)."""
+    log = tmp_path_factory.mktemp("sut") / "sut.log"
+    with SutProcess(log_path=log) as proc:
+        yield proc
+
+
+@pytest.fixture
+def base_url(sut: SutProcess) -> str:
+    return sut.urls["base"]
+
+
+@pytest.fixture
+def http(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=10, follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture
+def new_person(http: httpx.Client) -> Callable[[str], dict[str, Any]]:
+    """Seed a fresh test person of a role through the control API."""
+
+    def make(role: str = "adult") -> dict[str, Any]:
+        response = http.post("/_sut/persons", json={"role": role})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return make
+
+
+def login(http: httpx.Client, personnummer: str, *, user_agent: str = "1177-appen/3.2.0 (ios)") -> dict[str, str]:
+    """Direct IdP flow: code, then tokens. Returns the token response."""
+    code = http.post("/idp/api/login", json={"personnummer": personnummer, "method": "bankid"})
+    assert code.status_code == 200, code.text
+    tokens = http.post("/idp/token", data={"grant_type": "authorization_code", "code": code.json()["code"]})
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
+
+
+@pytest.fixture
+def new_client(base_url: str, new_person: Callable[[str], dict[str, Any]]) -> Iterator[Callable[..., Any]]:
+    """A logged-in app client (bearer token, app user agent) for a fresh person of a role."""
+    clients: list[httpx.Client] = []
+
+    def make(role: str = "adult", *, user_agent: str = "1177-appen/3.2.0 (ios)") -> tuple[httpx.Client, dict]:
+        person = new_person(role)
+        client = httpx.Client(base_url=base_url, timeout=10, headers={"User-Agent": user_agent})
+        clients.append(client)
+        tokens = login(client, person["personnummer"])
+        client.headers["Authorization"] = f"Bearer {tokens['access_token']}"
+        person["tokens"] = tokens
+        return client, person
+
+    yield make
+    for client in clients:
+        client.close()
