@@ -16,6 +16,7 @@ from .control import create_control
 from .idp import create_idp
 from .middleware import BodyLimit, SecurityHeaders
 from .mobile import create_mobile_api
+from .push.metrics import create_metrics_router
 from .staff import create_staff_api
 from .web import create_web_router
 
@@ -58,6 +59,7 @@ def create_app(ctx: Context) -> FastAPI:
     if ctx.settings.test_mode:
         app.mount("/_sut", create_control(ctx))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(create_metrics_router(ctx))
     app.include_router(create_web_router(ctx))
     app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)

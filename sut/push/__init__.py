@@ -1,0 +1,1 @@
+"""The push fan-out: outbox worker, provider clients, and the fake APNs, FCM, SMS and e-mail gateways."""
