@@ -1,19 +1,18 @@
-"""The web e-services: server-rendered, Swedish, mobile-first pages at /."""
+"""The web e-services: server-rendered, Swedish, mobile-first pages at / (see ``sut/webapp/``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter
 
 from .context import Context
-from .templating import render
+from .webapp.auth import create_auth_router
+from .webapp.pages import create_pages_router
+from .webapp.session import web_state
 
 
 def create_web_router(ctx: Context) -> APIRouter:
+    web_state(ctx)  # the CSRF key and login state are made once, at start
     router = APIRouter(include_in_schema=False)
-
-    @router.get("/")
-    def start(request: Request) -> Response:
-        return render(request, "base.html")
-
+    router.include_router(create_auth_router(ctx))
+    router.include_router(create_pages_router(ctx))
     return router

@@ -1,0 +1,1 @@
+"""The web e-services at /: sessions and login (``session``, ``auth``) and the pages (``pages``)."""

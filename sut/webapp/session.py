@@ -1,0 +1,267 @@
+"""Web sessions for the e-services: the cookie, CSRF tokens, whom one acts for, and the guard every page passes.
+
+A web session is an ``AppSession`` of channel "web" behind an opaque cookie (``sut/sessions.py``); it ends after
+30 idle minutes like the app's (BR-ID-2). Pages never trust the cookie alone for more than identity: whom one acts
+for is resolved again on every request (BR-PROXY-1), and every form carries a per-session CSRF token (BR-SEC-1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
+
+from .. import services
+from ..auth import Principal, Subject, app_client, require_supported_app, resolve_subject
+from ..context import Context
+from ..db import AppSession, Person, Region
+from ..problems import Problem
+from ..security import pkce_s256
+from ..sessions import web_session
+from ..templating import render
+
+SESSION_COOKIE = "eservice_session"
+STATE_COOKIE = "login_state"
+CALLBACK = "/auth/callback"
+LOGIN_TTL = 600  # seconds a started login may take at the identity provider
+MAX_PENDING_LOGINS = 10_000  # bounds memory if someone starts logins and never finishes them
+REGION_PAGE = "/region-ej-ansluten"
+APP_RENEW = "1177-appen://sso/renew"  # the app fetches a fresh ticket and posts it to /sso (BR-ID-3)
+
+
+def cookie_args() -> dict[str, Any]:
+    """Session cookies: Secure, HttpOnly, SameSite=Lax, whole site (BR-SEC-1)."""
+    return {"httponly": True, "secure": True, "samesite": "lax", "path": "/"}
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to continue to after login; anything else (other hosts, schemes, '//') goes to the start."""
+    if not value or len(value) > 500 or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    if any(ch in value for ch in "\\\r\n\t") or ":" in value.split("?", 1)[0]:
+        return "/"
+    return value
+
+
+@dataclass
+class PendingLogin:
+    next: str
+    verifier: str
+    started: float = field(default_factory=time.monotonic)
+
+
+class WebState:
+    """Per-process state of the web layer: the CSRF key (made at start), logins under way, acting-for choices."""
+
+    def __init__(self) -> None:
+        self.csrf_key = secrets.token_bytes(32)
+        self._lock = threading.Lock()
+        self._pending: dict[str, PendingLogin] = {}
+        self._acting: dict[str, str] = {}
+
+    def begin_login(self, next_path: str) -> tuple[str, str]:
+        """A fresh ``state`` and the PKCE challenge for it; the verifier never leaves the server."""
+        state = secrets.token_urlsafe(24)
+        verifier = secrets.token_urlsafe(48)
+        now = time.monotonic()
+        with self._lock:
+            for key in [k for k, p in self._pending.items() if now - p.started > LOGIN_TTL]:
+                del self._pending[key]
+            if len(self._pending) >= MAX_PENDING_LOGINS:
+                self._pending.pop(next(iter(self._pending)))
+            self._pending[state] = PendingLogin(next=safe_next(next_path), verifier=verifier)
+        return state, pkce_s256(verifier)
+
+    def finish_login(self, state: str) -> PendingLogin | None:
+        """The login started with ``state``, once only, within its lifetime."""
+        with self._lock:
+            pending = self._pending.pop(state, None)
+        if pending is None or time.monotonic() - pending.started > LOGIN_TTL:
+            return None
+        return pending
+
+    def csrf_token(self, session_id: str) -> str:
+        """Per session and unguessable without the server's key; nothing to store."""
+        return hmac.new(self.csrf_key, f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
+
+    def csrf_ok(self, session_id: str, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(self.csrf_token(session_id), token or "")
+
+    def acting_for(self, session_id: str) -> str | None:
+        with self._lock:
+            return self._acting.get(session_id)
+
+    def set_acting_for(self, session_id: str, child_id: str | None) -> None:
+        with self._lock:
+            if child_id:
+                self._acting[session_id] = child_id
+            else:
+                self._acting.pop(session_id, None)
+
+    def forget(self, session_id: str) -> None:
+        self.set_acting_for(session_id, None)
+
+
+def web_state(ctx: Context) -> WebState:
+    state = ctx.extras.get("web")
+    if state is None:
+        state = ctx.extras.setdefault("web", WebState())
+    return state
+
+
+class WebExit(Exception):
+    """Leave a page handler early with a ready response (a redirect to login, the SSO-required page)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+@dataclass
+class Visit:
+    """Who is looking at a page: the web session, the person, their region, and whose data the page shows."""
+
+    request: Request
+    db: Session
+    session: AppSession
+    person: Person
+    region: Region
+    subject: Subject
+    csrf: str
+    state: WebState
+
+    @property
+    def acting(self) -> bool:
+        return self.subject.role == "ombud"
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(session=self.session, person=self.person)
+
+    @property
+    def in_app(self) -> bool:
+        return app_client(self.request.headers.get("user-agent")) is not None
+
+    def require_csrf(self, token: str | None) -> None:
+        if not self.state.csrf_ok(self.session.id, token):
+            raise Problem(403, "The form's CSRF token is missing or wrong.", type_="urn:1177:problem:csrf")
+
+    def page(self, template: str, status: int = 200, **context: Any) -> Response:
+        return render(self.request, template, status=status, v=self, **context)
+
+
+def requested_path(request: Request) -> str:
+    path = request.url.path
+    return f"{path}?{request.url.query}" if request.url.query else path
+
+
+def login_required(request: Request) -> Response:
+    """No live web session. In the app, ask it to run SSO again instead of looping back to login (BR-ID-3)."""
+    next_path = safe_next(requested_path(request))
+    if app_client(request.headers.get("user-agent")) is not None:
+        renew = f"{APP_RENEW}?{urlencode({'next': next_path})}"
+        return render(request, "sso_required.html", status=401, renew_url=renew, next_path=next_path)
+    return RedirectResponse(f"/login?next={quote(next_path, safe='/')}", status_code=303)
+
+
+def visit(ctx: Context, request: Request, db: Session, *, joined: bool = True) -> Visit:
+    """The guard of every e-service page; raises WebExit with the page to show instead when it does not pass."""
+    require_supported_app(ctx, request)  # an app below the minimum version gets 426 (BR-REG-3)
+    state = web_state(ctx)
+    session = web_session(ctx, db, request.cookies.get(SESSION_COOKIE))
+    person = db.get(Person, session.subject_id) if session and session.subject_kind == "person" else None
+    if session is None or person is None:
+        raise WebExit(login_required(request))
+    region = services.region_of(db, person)
+    if joined:
+        try:
+            services.require_joined(db, person)
+        except Problem as exc:
+            if exc.type != services.REGION_NOT_JOINED:
+                raise
+            # BR-REG-1: no e-service for a user whose region has not joined, only the page that sends them on.
+            raise WebExit(RedirectResponse(REGION_PAGE, status_code=303)) from None
+    subject = Subject(person=person, role="self")
+    child_id = state.acting_for(session.id)
+    if child_id:
+        try:
+            subject = resolve_subject(db, person, child_id)
+        except Problem:
+            state.forget(session.id)  # e.g. the child turned 13: back to acting for oneself
+    return Visit(request=request, db=db, session=session, person=person, region=region, subject=subject,
+                 csrf=state.csrf_token(session.id), state=state)
+
+
+# Swedish texts for the error page, by problem type, then by status.
+ERROR_TEXTS: dict[str, tuple[str, str]] = {
+    "urn:1177:problem:csrf": ("Formuläret kunde inte skickas",
+                              "Sidan var för gammal eller kom inte från 1177. Gå tillbaka, ladda om sidan och "
+                              "försök igen."),
+    "urn:1177:problem:sso-ticket": ("Inloggningen via appen misslyckades",
+                                    "Inloggningsbiljetten från appen är ogiltig, har redan använts eller har gått "
+                                    "ut. Öppna tjänsten från appen igen."),
+    "urn:1177:problem:login-state": ("Inloggningen kunde inte slutföras",
+                                     "Inloggningen tog för lång tid eller startades inte här. Försök igen."),
+    "urn:1177:problem:not-ombud": ("Du kan inte vara ombud för den personen",
+                                   "Du kan bara agera för dina egna barn under 13 år."),
+    "urn:1177:problem:journal-not-for-ombud": ("Journalen är inte tillgänglig som ombud",
+                                              "Som vårdnadshavare kan du inte läsa ditt barns journal här. Byt "
+                                              "tillbaka till dig själv för att läsa din egen journal."),
+    "urn:1177:problem:ombud-not-allowed": ("Inte tillgängligt som ombud",
+                                           "Den här tjänsten kan du bara använda för dig själv. Byt tillbaka "
+                                           "till dig själv för att använda den."),
+    "urn:1177:problem:app-update-required": ("Uppdatera appen",
+                                             "Den här versionen av 1177-appen stöds inte längre. Uppdatera appen "
+                                             "i App Store eller Google Play."),
+}
+STATUS_TEXTS: dict[int, tuple[str, str]] = {
+    400: ("Felaktig begäran", "Begäran kunde inte hanteras."),
+    401: ("Du behöver logga in", "Logga in för att fortsätta."),
+    403: ("Du har inte behörighet", "Du har inte behörighet att se det här."),
+    404: ("Sidan finns inte", "Det du letar efter finns inte, eller så har du inte tillgång till det."),
+    409: ("Det gick inte att genomföra", "Ändringen kunde inte göras just nu."),
+    422: ("Uppgifterna är inte giltiga", "Kontrollera uppgifterna och försök igen."),
+    426: ERROR_TEXTS["urn:1177:problem:app-update-required"],
+    429: ("För många försök", "Vänta en stund och försök igen."),
+}
+
+
+def error_page(request: Request, exc: Problem) -> Response:
+    title, text = ERROR_TEXTS.get(exc.type) or STATUS_TEXTS.get(exc.status) or (
+        "Något gick fel", "Ett oväntat fel inträffade. Försök igen senare.")
+    response = render(request, "error.html", status=exc.status, title=title, text=text, problem_type=exc.type)
+    for name, value in exc.headers.items():
+        if name.lower() == "retry-after":
+            response.headers[name] = value
+    return response
+
+
+class WebRoute(APIRoute):
+    """Routes of the web pages: early exits and problems become HTML pages, and no page is cached (OSL-25-1)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except WebExit as exit_:
+                response = exit_.response
+            except Problem as exc:
+                response = error_page(request, exc)
+            response.headers["cache-control"] = "no-store"
+            return response
+
+        return page_handler
+
