@@ -22,7 +22,7 @@ class SutProcess:
 
     def __init__(self, *, faults: list[str] | None = None, test_mode: bool = True, log_path: Path | None = None,
                  extra_args: list[str] | None = None, env: dict[str, str] | None = None,
-                 start_timeout: float = 60.0, cwd: Path | None = None) -> None:
+                 start_timeout: float = 60.0, cwd: Path | None = None, stdout_path: Path | None = None) -> None:
         self.faults = faults or []
         self.test_mode = test_mode
         self.log_path = log_path
@@ -30,6 +30,8 @@ class SutProcess:
         self.env = env
         self.start_timeout = start_timeout
         self.cwd = cwd or Path(__file__).resolve().parent.parent
+        # With a stdout file the process needs no reader in this process, so it may outlive it (a shared run).
+        self.stdout_path = stdout_path
         self.proc: subprocess.Popen[str] | None = None
         self.ready: dict[str, Any] = {}
         self._log: IO[str] | None = None
@@ -53,6 +55,8 @@ class SutProcess:
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("w", encoding="utf-8")
+        if self.stdout_path:
+            return self._start_detached(env)
         self.proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
             self.command(), cwd=self.cwd, env=env, stdout=subprocess.PIPE,
             stderr=self._log or subprocess.DEVNULL, text=True, start_new_session=True)
@@ -72,6 +76,36 @@ class SutProcess:
             raise SutStartError(f"the reference system printed no ready line: {line[0][:200]!r}") from exc
         self._drainer = threading.Thread(target=self._drain, daemon=True)
         self._drainer.start()
+        return self
+
+    def _start_detached(self, env: dict[str, str]) -> SutProcess:
+        """Start with stdout to a file and poll it for the ready line."""
+        assert self.stdout_path is not None
+        self.stdout_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.stdout_path.open("w", encoding="utf-8") as out:
+            self.proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+                self.command(), cwd=self.cwd, env=env, stdout=out, stdin=subprocess.DEVNULL,
+                stderr=self._log or subprocess.DEVNULL, text=True, start_new_session=True)
+        deadline = time.monotonic() + self.start_timeout
+        first = ""
+        while time.monotonic() < deadline:
+            text = self.stdout_path.read_text(encoding="utf-8", errors="replace")
+            if "\n" in text:
+                first = text.split("\n", 1)[0]
+                break
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if not first.strip():
+            code = self.proc.poll()
+            self.stop()
+            state = f"exited with {code}" if code is not None else f"not ready after {self.start_timeout:.0f} s"
+            raise SutStartError(f"the reference system {state}{self._log_tail()}")
+        try:
+            self.ready = json.loads(first)
+        except json.JSONDecodeError as exc:
+            self.stop()
+            raise SutStartError(f"the reference system printed no ready line: {first[:200]!r}") from exc
         return self
 
     def _drain(self) -> None:
@@ -116,7 +150,7 @@ class SutProcess:
                 pass
         if self._drainer:
             self._drainer.join(5)
-        if self.proc.stdout and not self.proc.stdout.closed:
+        if self.proc.stdout is not None and not self.proc.stdout.closed:
             self.proc.stdout.close()
         if self._log:
             self._log.close()

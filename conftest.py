@@ -1,0 +1,10 @@
+"""The harness is a set of pytest plugins, one per concern (fixtures/); this file only lists them."""
+
+pytest_plugins = [
+    "fixtures.target",
+    "fixtures.sut",
+    "fixtures.identities",
+    "fixtures.api",
+    "fixtures.evidence",
+    "fixtures.report",
+]

@@ -1,0 +1,64 @@
+"""The single-file HTML Allure report, made by Allure 3 from npm (no Java), that opens offline from file://."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from .masking import mask_file
+
+ROOT = Path(__file__).resolve().parent.parent
+ALLURE_BIN = ROOT / "node_modules" / ".bin" / "allure"
+
+# Allure 3's page template always includes a Google Analytics tag; offline it only fails, and a report of
+# health-data tests must not call out to a third party (GDPR-44), so it is removed.
+_ANALYTICS = [
+    re.compile(r"<script[^>]*googletagmanager\.com[^>]*>\s*</script>\s*", re.I),
+    re.compile(r"<script>\s*window\.dataLayer\s*=.*?</script>\s*", re.I | re.S),
+]
+_REMOTE_LOAD = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
+
+
+class ReportError(RuntimeError):
+    """The report could not be made; the message says what to install or fix."""
+
+
+def allure_command() -> list[str]:
+    if ALLURE_BIN.exists():
+        return [str(ALLURE_BIN)]
+    raise ReportError(f"Allure 3 is not installed: run 'npm ci' in {ROOT.name}/ (package.json pins it)")
+
+
+def strip_remote(html: str) -> str:
+    for pattern in _ANALYTICS:
+        html = pattern.sub("", html)
+    return html
+
+
+def remote_loads(html: str) -> list[str]:
+    """Tags that would load something from the network when the file is opened."""
+    return [m.group(0)[:120] for m in _REMOTE_LOAD.finditer(html)]
+
+
+def build_allure_report(run_dir: Path, name: str, *, timeout: float = 300) -> Path:
+    """reports/<run>/allure-report/index.html from reports/<run>/allure-results; returns the file."""
+    results = run_dir / "allure-results"
+    if not results.is_dir() or not any(results.glob("*-result.json")):
+        raise ReportError(f"{results}: no Allure results to build a report from")
+    out = run_dir / "allure-report"
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = [*allure_command(), "awesome", str(results), "--single-file", "-o", str(out), "--report-name", name]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
+    index = out / "index.html"
+    if proc.returncode != 0 or not index.exists():
+        raise ReportError(f"allure awesome failed ({proc.returncode}): {(proc.stderr or proc.stdout)[-2000:]}")
+    html = strip_remote(index.read_text(encoding="utf-8"))
+    remote = remote_loads(html)
+    if remote:
+        raise ReportError(f"{index}: the report still loads from the network: {remote}")
+    index.write_text(html, encoding="utf-8")
+    mask_file(index)
+    return index

@@ -1,0 +1,181 @@
+"""The requirement catalogue (requirements/catalogue/*.yaml): business rules and legal requirements by ID.
+
+Tests name what they verify with ``@pytest.mark.req("BR-NOTIF-3", "GDPR-5-1-c")``; every ID must be in the
+catalogue. Each entry says where the requirement comes from (source, reference, official link) and whether it
+still needs legal review (LAW.md marks unverified points with (?)). A broken file is an error that names the file
+and the line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE_DIR = ROOT / "requirements" / "catalogue"
+
+ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Za-z0-9]+)+$")
+KINDS = ("business-rule", "legal")
+VERIFICATION = ("automated", "manual", "mixed")
+FIELDS = {
+    "id": str, "title": str, "kind": str, "source": str, "reference": str, "link": str, "summary": str,
+    "verification": str, "layers": list, "needs_legal_review": bool, "review_note": str, "related": list,
+}
+REQUIRED = ("id", "title", "kind", "source", "reference", "summary")
+
+
+class CatalogueError(ValueError):
+    """A catalogue file that cannot be used; the message names the file and the line."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    title: str
+    kind: str
+    source: str
+    reference: str
+    summary: str
+    link: str | None = None
+    verification: str = "automated"
+    layers: tuple[str, ...] = ()
+    needs_legal_review: bool = False
+    review_note: str | None = None
+    related: tuple[str, ...] = ()
+    file: str = ""
+    line: int = 0
+
+    @property
+    def family(self) -> str:
+        """'GDPR', 'PDL', 'BR-NOTIF', ...: the grouping used for Allure's epic and feature labels."""
+        parts = self.id.split("-")
+        return "-".join(parts[:2]) if self.kind == "business-rule" else parts[0]
+
+
+@dataclass
+class Catalogue:
+    requirements: dict[str, Requirement] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    def __contains__(self, req_id: object) -> bool:
+        return req_id in self.requirements
+
+    def __getitem__(self, req_id: str) -> Requirement:
+        return self.requirements[req_id]
+
+    def __len__(self) -> int:
+        return len(self.requirements)
+
+    def unknown(self, ids: Iterable[str]) -> list[str]:
+        return [i for i in ids if i not in self.requirements]
+
+    def suggest(self, req_id: str) -> str | None:
+        """The closest known ID, to help fix a typo."""
+        import difflib
+
+        close = difflib.get_close_matches(req_id, list(self.requirements), n=1, cutoff=0.6)
+        return close[0] if close else None
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _plain(node: yaml.Node) -> Any:
+    """A YAML node as Python data (scalars resolved by the safe loader's rules)."""
+    return yaml.safe_load(yaml.serialize(node)) if node is not None else None
+
+
+def load_file(path: Path) -> list[Requirement]:
+    display = _display(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f", line {mark.line + 1}" if mark else ""
+        raise CatalogueError(f"{display}{line}: not valid YAML: {exc.problem or exc}") from None
+    if root is None:
+        return []
+
+    def fail(node: yaml.Node, message: str) -> CatalogueError:
+        return CatalogueError(f"{display}, line {node.start_mark.line + 1}: {message}")
+
+    if not isinstance(root, yaml.MappingNode):
+        raise fail(root, "expected a mapping with a 'requirements' list")
+    top = {k.value: v for k, v in root.value}
+    for key_node, _ in root.value:
+        if key_node.value not in ("requirements", "defaults"):
+            raise fail(key_node, f"unknown top-level key {key_node.value!r}; expected 'requirements' (and "
+                                 "optionally 'defaults')")
+    defaults: dict[str, Any] = {}
+    if "defaults" in top:
+        defaults = _plain(top["defaults"]) or {}
+        if not isinstance(defaults, dict):
+            raise fail(top["defaults"], "'defaults' must be a mapping")
+    items = top.get("requirements")
+    if not isinstance(items, yaml.SequenceNode):
+        raise fail(items or root, "'requirements' must be a list")
+    result = []
+    for item in items.value:
+        if not isinstance(item, yaml.MappingNode):
+            raise fail(item, "each requirement must be a mapping")
+        nodes = {k.value: (k, v) for k, v in item.value}
+        values = {**defaults, **{name: _plain(v) for name, (_, v) in nodes.items()}}
+        for name, (key_node, value_node) in nodes.items():
+            if name not in FIELDS:
+                raise fail(key_node, f"unknown field {name!r}; fields: {', '.join(FIELDS)}")
+            expected = FIELDS[name]
+            if not isinstance(values[name], expected) or (expected is not bool and isinstance(values[name], bool)):
+                raise fail(value_node, f"field {name!r}: expected {expected.__name__}")
+        for name in REQUIRED:
+            if name not in values or values[name] in ("", None):
+                raise fail(item, f"requirement {values.get('id', '?')!r}: missing field {name!r}")
+        req_id = values["id"]
+        if not ID_PATTERN.match(req_id):
+            raise fail(nodes["id"][1], f"{req_id!r} is not a requirement ID (like BR-NOTIF-3 or GDPR-5-1-c)")
+        if values["kind"] not in KINDS:
+            raise fail(nodes.get("kind", (item, item))[1], f"kind must be one of {', '.join(KINDS)}")
+        if values.get("verification", "automated") not in VERIFICATION:
+            raise fail(nodes.get("verification", (item, item))[1],
+                       f"verification must be one of {', '.join(VERIFICATION)}")
+        link = values.get("link")
+        if link is not None and not re.match(r"^https://\S+$", link):
+            raise fail(nodes.get("link", (item, item))[1], "link must be an https URL")
+        if values["kind"] == "legal" and not link:
+            raise fail(item, f"requirement {req_id!r}: a legal requirement needs an official 'link'")
+        result.append(Requirement(
+            id=req_id, title=values["title"], kind=values["kind"], source=values["source"],
+            reference=values["reference"], summary=values["summary"], link=link,
+            verification=values.get("verification", "automated"), layers=tuple(values.get("layers", ())),
+            needs_legal_review=values.get("needs_legal_review", False), review_note=values.get("review_note"),
+            related=tuple(values.get("related", ())), file=display, line=item.start_mark.line + 1))
+    return result
+
+
+def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
+    """Every *.yaml in the catalogue folder; an ID defined twice is an error naming both places."""
+    catalogue = Catalogue()
+    if not directory.is_dir():
+        raise CatalogueError(f"{_display(directory)}: the requirement catalogue folder does not exist")
+    for path in sorted(directory.glob("*.yaml")):
+        catalogue.files.append(path)
+        for req in load_file(path):
+            if req.id in catalogue.requirements:
+                first = catalogue.requirements[req.id]
+                raise CatalogueError(f"{req.file}, line {req.line}: {req.id} is already defined in "
+                                     f"{first.file}, line {first.line}")
+            catalogue.requirements[req.id] = req
+    for req in catalogue.requirements.values():
+        for other in req.related:
+            if other not in catalogue.requirements:
+                raise CatalogueError(f"{req.file}, line {req.line}: {req.id} relates to unknown ID {other!r}")
+    return catalogue
