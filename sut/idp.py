@@ -14,11 +14,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from . import problems
+from . import pnr, problems
 from .context import Context
 from .db import Staff
 from .middleware import client_address
 from .problems import Problem
+from .security import digest
 from .sessions import LOGIN_METHODS, exchange_code, find_person_for_login, issue_code, refresh_tokens
 from .templating import render
 
@@ -51,10 +52,27 @@ class TokenResponse(BaseModel):
     refresh_token: str
 
 
-def _limit(ctx: Context, request: Request) -> None:
-    wait = ctx.login_limiter.hit(client_address(request))
+def _too_many(wait: float) -> Problem:
+    return Problem(429, "Too many login attempts; try again later.", headers={"Retry-After": str(int(wait))})
+
+
+def _limit(ctx: Context, request: Request, identity: str) -> None:
+    """BR-SEC-1: at most N attempts a minute for one identity (no login prompt spam against one person)."""
+    try:
+        key = pnr.normalise(identity)  # one person, however the number is written
+    except pnr.InvalidPersonnummer:
+        key = identity.strip()
+    wait = ctx.login_limiter.hit(f"identity:{digest(key)}")
     if wait is not None:
-        raise Problem(429, "Too many login attempts; try again later.", headers={"Retry-After": str(int(wait))})
+        raise _too_many(wait)
+
+
+def _refused(ctx: Context, request: Request, exc: Problem) -> Problem:
+    """BR-SEC-1: refused attempts count per client address, so guessing and enumeration end in 429.
+
+    Successful logins do not count here: many people share one address (NAT), and only failures are guessing."""
+    wait = ctx.login_limiter.hit(f"refused:{client_address(request)}")
+    return _too_many(wait) if wait is not None else exc
 
 
 def create_idp(ctx: Context) -> FastAPI:
@@ -80,12 +98,13 @@ def create_idp(ctx: Context) -> FastAPI:
             raise Problem(400, "Unknown client, redirect URI or method.")
         hidden = {"client_id": client_id, "redirect_uri": redirect_uri, "state": state,
                   "code_challenge": code_challenge}
-        _limit(ctx, request)
+        _limit(ctx, request, personnummer)
         with ctx.db() as db:
             try:
                 person = find_person_for_login(db, personnummer)
             except Problem as exc:
-                return render(request, "idp_login.html", status=exc.status, hidden=hidden, error=exc.detail)
+                refusal = _refused(ctx, request, exc)
+                return render(request, "idp_login.html", status=refusal.status, hidden=hidden, error=refusal.detail)
             code = issue_code(db, subject_kind="person", subject_id=person.id, method=method,
                               redirect_uri=redirect_uri, code_challenge=code_challenge or None)
         query = urlencode({"code": code, "state": state})
@@ -96,9 +115,12 @@ def create_idp(ctx: Context) -> FastAPI:
         422: {"description": "Not a valid personnummer"}, 429: {"description": "Too many attempts"}})
     def direct_login(body: DirectLogin, request: Request) -> CodeResponse:
         """Direct flow for automation: the same checks as the login page, answered with a code."""
-        _limit(ctx, request)
+        _limit(ctx, request, body.personnummer)
         with ctx.db() as db:
-            person = find_person_for_login(db, body.personnummer)
+            try:
+                person = find_person_for_login(db, body.personnummer)
+            except Problem as exc:
+                raise _refused(ctx, request, exc) from None
             code = issue_code(db, subject_kind="person", subject_id=person.id, method=body.method,
                               code_challenge=body.code_challenge)
         return CodeResponse(code=code)
@@ -107,11 +129,11 @@ def create_idp(ctx: Context) -> FastAPI:
               responses={403: {"description": "Unknown staff member"}})
     def staff_login(body: StaffLogin, request: Request) -> CodeResponse:
         """Simulated SITHS card login of a staff member, scoped to their care unit."""
-        _limit(ctx, request)
+        _limit(ctx, request, body.hsa_id)
         with ctx.db() as db:
             staff = db.scalar(select(Staff).where(Staff.hsa_id == body.hsa_id))
             if staff is None:
-                raise Problem(403, "Unknown staff member.")
+                raise _refused(ctx, request, Problem(403, "Unknown staff member."))
             code = issue_code(db, subject_kind="staff", subject_id=staff.id, method="siths")
         return CodeResponse(code=code)
 

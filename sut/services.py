@@ -73,7 +73,7 @@ KEPT_REASONS = {
 }
 
 
-# --- formatting -----------------------------------------------------------------------------------------------
+# --- formatting -----------------------------------------------------------------------------------------------------
 
 def _iso(value: datetime | None) -> str | None:
     return clock.as_utc(value).isoformat() if value is not None else None
@@ -123,7 +123,7 @@ def _audit_per_unit(db: Session, principal: Principal, subject: Subject, action:
         _audit(db, principal, subject.person.id, subject.role, action, resource_type, None, unit_id)
 
 
-# --- profile, region, acting for --------------------------------------------------------------------------------
+# --- profile, region, acting for ------------------------------------------------------------------------------------
 
 def region_of(db: Session, person: Person) -> Region:
     region = db.get(Region, person.region_code)
@@ -168,7 +168,7 @@ def profile(db: Session, person: Person) -> dict[str, Any]:
     }
 
 
-# --- catalogue, start, video ------------------------------------------------------------------------------------
+# --- catalogue, start, video ----------------------------------------------------------------------------------------
 
 def _regional_url(region: Region, service: str) -> str:
     # Regional services live outside this system; these reserved .example names are never contacted.
@@ -243,7 +243,7 @@ def video_meetings(ctx: Context, db: Session, principal: Principal) -> dict[str,
             "meetings": [{**booking_view(db, b), "join_url": video["url"]} for b in bookings]}
 
 
-# --- inbox ------------------------------------------------------------------------------------------------------
+# --- inbox ----------------------------------------------------------------------------------------------------------
 
 def _person(principal: Principal) -> Person:
     if principal.person is None:
@@ -301,7 +301,7 @@ def hide_message(db: Session, principal: Principal, subject: Subject, message_id
            message.care_unit_id)
 
 
-# --- bookings, journal --------------------------------------------------------------------------------------------
+# --- bookings, journal ----------------------------------------------------------------------------------------------
 
 def list_bookings(db: Session, principal: Principal, subject: Subject) -> list[dict[str, Any]]:
     require_joined(db, _person(principal))
@@ -343,7 +343,7 @@ def journal(db: Session, principal: Principal, subject: Subject) -> list[dict[st
              "care_unit": _unit(db, e.care_unit_id)} for e in entries]
 
 
-# --- notification settings, devices, consents (BR-NOTIF-1) ---------------------------------------------------------
+# --- notification settings, devices, consents (BR-NOTIF-1) ----------------------------------------------------------
 
 def _active_devices(db: Session, owner_id: str) -> list[Device]:
     return list(db.scalars(select(Device).where(Device.person_id == owner_id, Device.active.is_(True))
@@ -506,7 +506,7 @@ def withdraw_consent(db: Session, principal: Principal, consent_id: str) -> None
         _push_off_fallback(db, person.id)
 
 
-# --- SSO, logout -----------------------------------------------------------------------------------------------------
+# --- SSO, logout ----------------------------------------------------------------------------------------------------
 
 def sso_ticket(ctx: Context, db: Session, principal: Principal, audience: str) -> dict[str, Any]:
     """BR-ID-3: a one-time ticket bound to one audience the caller's catalogue offers with SSO."""
@@ -624,7 +624,7 @@ def erase(db: Session, principal: Principal) -> dict[str, Any]:
     return {"id": record.id, "at": _iso(record.at), "erased": erased, "kept": kept}
 
 
-# --- staff (BR-STAFF-1) ----------------------------------------------------------------------------------------------
+# --- staff (BR-STAFF-1) ---------------------------------------------------------------------------------------------
 
 def _staff(principal: Principal) -> Staff:
     if principal.staff is None:
