@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,17 +148,33 @@ def _token_exchange(client: httpx.Client, idp: str, code: str) -> Tokens:
     return Tokens.from_json(response.json())
 
 
-def login_person(client: httpx.Client, idp: str, personnummer: str, *, method: str = "bankid") -> Tokens:
+RateLimited = Callable[[float], None]
+
+
+def _post_login(client: httpx.Client, url: str, payload: dict[str, str], on_rate_limited: RateLimited | None,
+                ) -> httpx.Response:
+    """The login call; a 429 (BR-SEC-1 login rate limit) is handed to ``on_rate_limited`` once, then retried."""
+    response = client.post(url, json=payload)
+    if response.status_code == 429 and on_rate_limited is not None:
+        on_rate_limited(float(response.headers.get("retry-after", "1")))
+        response = client.post(url, json=payload)
+    return response
+
+
+def login_person(client: httpx.Client, idp: str, personnummer: str, *, method: str = "bankid",
+                 on_rate_limited: RateLimited | None = None) -> Tokens:
     """The direct IdP flow: ``POST /idp/api/login`` for a code, then the token endpoint (BR-ID-1)."""
-    response = client.post(f"{idp}/api/login", json={"personnummer": personnummer, "method": method})
+    response = _post_login(client, f"{idp}/api/login", {"personnummer": personnummer, "method": method},
+                           on_rate_limited)
     if response.status_code != 200:
         raise LoginError(f"the identity provider refused the login: {describe_exchange(response)}")
     return _token_exchange(client, idp, response.json()["code"])
 
 
-def login_staff(client: httpx.Client, idp: str, hsa_id: str) -> Tokens:
+def login_staff(client: httpx.Client, idp: str, hsa_id: str, *, on_rate_limited: RateLimited | None = None,
+                ) -> Tokens:
     """Simulated SITHS card login of a staff member (scoped to their care unit)."""
-    response = client.post(f"{idp}/api/staff-login", json={"hsa_id": hsa_id})
+    response = _post_login(client, f"{idp}/api/staff-login", {"hsa_id": hsa_id}, on_rate_limited)
     if response.status_code != 200:
         raise LoginError(f"the identity provider refused the staff login: {describe_exchange(response)}")
     return _token_exchange(client, idp, response.json()["code"])
