@@ -34,6 +34,7 @@ from .session import (
 )
 
 LOGIN_STATE_ERROR = "urn:1177:problem:login-state"
+SSO_TICKET_ERROR = "urn:1177:problem:sso-ticket"
 
 
 def _landing(db: Session, person: Person, next_path: str) -> str:
@@ -103,12 +104,18 @@ def create_auth_router(ctx: Context) -> APIRouter:
         """BR-ID-3: redeem a one-time ticket for the web e-services and start a web session."""
         require_supported_app(ctx, request)
         if not ticket:
-            raise Problem(401, "An SSO ticket is required.", type_="urn:1177:problem:sso-ticket")
+            raise Problem(401, "An SSO ticket is required.", type_=SSO_TICKET_ERROR)
         with ctx.db() as db:
-            record = redeem_sso_ticket(ctx, db, ticket, WEB_AUDIENCE)
+            try:
+                record = redeem_sso_ticket(ctx, db, ticket, WEB_AUDIENCE)
+            except Problem as exc:
+                if exc.status != 401:
+                    raise
+                # Whatever the reason (the app's session has ended, too): the page says the ticket is no good.
+                raise Problem(401, exc.detail, type_=SSO_TICKET_ERROR) from None
             person = db.get(Person, record.person_id)
             if person is None:
-                raise Problem(401, "The SSO ticket is not valid.", type_="urn:1177:problem:sso-ticket")
+                raise Problem(401, "The SSO ticket is not valid.", type_=SSO_TICKET_ERROR)
             old = web_session(ctx, db, request.cookies.get(SESSION_COOKIE))
             if old is not None:  # a new login never inherits an old session (session fixation)
                 revoke(db, old, "replaced-by-sso")

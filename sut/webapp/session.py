@@ -36,7 +36,7 @@ STATE_COOKIE = "login_state"
 CALLBACK = "/auth/callback"
 LOGIN_TTL = 600  # seconds a started login may take at the identity provider
 MAX_PENDING_LOGINS = 10_000  # bounds memory if someone starts logins and never finishes them
-REGION_PAGE = "/region-ej-ansluten"
+REGION_PAGE = "/region-not-joined"
 APP_RENEW = "1177-appen://sso/renew"  # the app fetches a fresh ticket and posts it to /sso (BR-ID-3)
 
 
