@@ -8,7 +8,6 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import faults
-from .problems import Problem
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -77,19 +76,30 @@ class BodyLimit:
             if too_big:
                 await self._refuse(send)
                 return
+        if length is not None:
+            # The server holds the body to its Content-Length, so the header check above is enough.
+            await self.app(scope, receive, send)
+            return
+        # No Content-Length (chunked): read the body here, up to the limit, and answer 413 ourselves. Raising from
+        # inside the app's receive would be turned into a 400 by FastAPI's body parsing.
+        buffered: list[Message] = []
         seen = 0
-
-        async def counting_receive() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    # Raised inside the app, so its problem handler answers 413 (BR-SEC-1: never a 500).
-                    raise Problem(413, f"The request body is larger than {self.max_bytes} bytes.")
-            return message
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
 
-        await self.app(scope, counting_receive, send)
+        async def replay() -> Message:
+            return buffered.pop(0) if buffered else await receive()
+
+        await self.app(scope, replay, send)
 
 
 def client_address(scope_or_request: Any) -> str:
