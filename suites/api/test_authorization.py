@@ -1,0 +1,176 @@
+"""The authorization matrix: every role x every resource (authz_matrix.yaml), one parametrised test.
+
+Each cell seeds its own subject (a patient, or a guardian's child) with a message, a booking, a device and an
+audited read, then lets the cell's caller reach for that data and judges the answer against the cell's expected
+outcome (harness/authz.py). A failure names the cell, the caller and the requirements it breaks.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fixtures.api import login_rate_limit_handler
+from fixtures.sut import LiveTarget
+from harness import authz
+from harness.api_client import ApiClient, Recorder, login_person, login_staff
+from harness.identities import Person, StaffMember
+
+MATRIX = authz.load_matrix(Path(__file__).with_name("authz_matrix.yaml"))
+ACCESS_TOKEN_TTL = 300  # seconds (the reference system's setting); the clock moves one second past it
+
+
+def _cells() -> Iterator[Any]:
+    for cell in MATRIX.cells:
+        marks = [pytest.mark.req(*cell.requirements)]
+        if cell.resource.destructive:
+            marks.append(pytest.mark.destructive)
+        yield pytest.param(cell, id=cell.id, marks=marks)
+
+
+class World:
+    """One target's persons, staff and clients for a cell."""
+
+    def __init__(self, live: LiveTarget, recorder: Recorder, seed: Callable[[str], Person],
+                 staff: Callable[..., StaffMember]) -> None:
+        self.live = live
+        self.recorder = recorder
+        self.seed = seed
+        self.staff = staff
+        self.clients: list[ApiClient] = []
+        self.rate_limited = login_rate_limit_handler(live)
+
+    def client(self, who: Person | StaffMember, *, api: str | None = None, label: str = "") -> ApiClient:
+        """A client logged in as ``who`` on the mobile or staff API."""
+        is_staff = isinstance(who, StaffMember)
+        api = api or ("staff" if is_staff else "mobile")
+        client = ApiClient(self.live.urls[f"{api}_api"], label=label or ("staff" if is_staff else who.role),
+                           recorder=self.recorder, user_agent=self.live.target.user_agent)
+        self.clients.append(client)
+        tokens = (login_staff(client, self.live.urls["idp"], who.hsa_id, on_rate_limited=self.rate_limited)
+                  if is_staff else
+                  login_person(client, self.live.urls["idp"], who.personnummer, on_rate_limited=self.rate_limited))
+        client.tokens = tokens
+        client.use_token(tokens.access_token)
+        return client
+
+    def advance_clock(self, seconds: float) -> None:
+        with httpx.Client(timeout=15) as control:
+            control.post(f"{self.live.urls['control']}/clock/advance", json={"seconds": seconds}).raise_for_status()
+
+    def reset(self) -> None:
+        with httpx.Client(timeout=15) as control:
+            control.post(f"{self.live.urls['control']}/reset").raise_for_status()
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
+def _subject_data(world: World, subject: Person) -> dict[str, str]:
+    """Give the subject data to reach for: ids of a message (read once, so it is audited), a booking, a device."""
+    client = world.client(subject, label="subject")
+    messages = client.get("/inbox/messages")
+    assert messages.status_code == 200, f"setup: the subject's inbox answered {messages.status_code}"
+    message = messages.json()["messages"][0]
+    assert client.get(f"/inbox/messages/{message['id']}").status_code == 200
+    bookings = client.get("/bookings").json()["bookings"]
+    booking = next(b for b in bookings if b["status"] == "booked")
+    installation = str(uuid.uuid4())
+    device = client.put(f"/devices/{installation}",
+                        json={"platform": "ios", "token": secrets.token_hex(32), "app_version": "3.2.0"})
+    assert device.status_code in (200, 201), f"setup: registering the subject's device answered {device.status_code}"
+    return {"message_id": message["id"], "booking_id": booking["id"], "installation_id": installation,
+            "subject_id": str(subject.id), "care_unit": message["care_unit"]["id"]}
+
+
+def _format(value: Any, refs: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**refs)
+    if isinstance(value, dict):
+        return {k: _format(v, refs) for k, v in value.items()}
+    return value
+
+
+@pytest.fixture
+def shared_world(target_up, api_recorder, new_person, new_staff) -> Iterator[World]:
+    world = World(target_up, api_recorder, new_person, new_staff)
+    yield world
+    world.close()
+
+
+@pytest.fixture
+def private_world(private_target: LiveTarget, api_recorder: Recorder) -> Iterator[World]:
+    control = httpx.Client(base_url=private_target.urls["control"], timeout=15)
+
+    def seed(role: str) -> Person:
+        response = control.post("/persons", json={"role": role})
+        response.raise_for_status()
+        return Person.from_control(response.json())
+
+    def staff(*, care_unit: str | None = None, not_care_unit: str | None = None) -> StaffMember:
+        rows = [StaffMember.from_control(s) for s in control.get("/staff").json()]
+        return next(s for s in rows if (care_unit is None or s.care_unit == care_unit)
+                    and (not_care_unit is None or s.care_unit != not_care_unit))
+
+    world = World(private_target, api_recorder, seed, staff)
+    yield world
+    world.close()
+    world.reset()
+    control.close()
+
+
+@pytest.mark.parametrize("cell", list(_cells()))
+def test_authorization(cell: authz.Cell, request: pytest.FixtureRequest) -> None:
+    role, resource = cell.role, cell.resource
+    world: World = request.getfixturevalue("private_world" if role.token == "expired" else "shared_world")
+
+    if role.subject == "patient":
+        guardian = None
+        subject = world.seed("adult")
+    else:
+        guardian = world.seed("guardian")
+        subject = guardian.child("under-13" if role.subject == "child-under-13" else "13-17")
+    refs = _subject_data(world, subject)
+
+    if role.caller == "patient":
+        caller: Person | StaffMember = subject
+    elif role.caller == "other-patient":
+        caller = world.seed("adult")
+        if caller.personnummer == subject.personnummer:
+            pytest.skip("the target has only one adult test person: another patient cannot be tested")
+    elif role.caller == "guardian":
+        assert guardian is not None
+        caller = guardian
+    elif role.caller == "staff-right-unit":
+        caller = world.staff(care_unit=refs["care_unit"])
+    else:
+        caller = world.staff(not_care_unit=refs["care_unit"])
+
+    spec = resource.staff if (resource.mobile is None or (role.is_staff and resource.staff)) else resource.mobile
+    assert spec is not None
+    api = "staff" if spec is resource.staff else "mobile"
+    client = world.client(caller, api=api, label=role.name)
+    token = client.tokens.access_token if client.tokens else ""
+    if role.token == "none":
+        client.use_token(None)
+    elif role.token == "tampered":
+        client.use_token(authz.tampered(token))
+    elif role.token == "alg-none":
+        client.use_token(authz.alg_none(token))
+    elif role.token == "expired":
+        world.advance_clock(ACCESS_TOKEN_TTL + 1)
+    headers = {"X-Acting-For": refs["subject_id"]} if role.acting_for else {}
+
+    response = client.request(spec.method, _format(spec.path, refs), json=_format(spec.json, refs),
+                              headers=headers)
+    problems = authz.judge(cell.expect, response, refs[resource.evidence])
+    assert not problems, (
+        f"{cell.id}: {role.description} -> {spec.method} {spec.path}: expected {cell.expect}; "
+        f"{'; '.join(problems)} (breaks {', '.join(cell.requirements)})")
