@@ -113,7 +113,10 @@ def refresh_tokens(ctx: Context, db: Session, refresh_token: str) -> TokenSet:
     if (session is None or session.revoked_at is not None or session.refresh_expires_at is None
             or clock.as_utc(session.refresh_expires_at) <= now):
         raise Problem(400, "The refresh token is not valid.", error="invalid_grant")
-    check_session(ctx, db, session.id)
+    try:
+        check_session(ctx, db, session.id)
+    except Problem as exc:  # idle past the timeout: at the token endpoint that is OAuth's invalid_grant (400)
+        raise Problem(400, exc.detail, error="invalid_grant") from None
     if faults.active("refresh-token-reuse"):
         refresh = refresh_token  # the defect: the same refresh token is handed back and keeps working
     else:
