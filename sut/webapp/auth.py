@@ -48,6 +48,14 @@ def _landing(db: Session, person: Person, next_path: str) -> str:
     return next_path
 
 
+def _cross_site(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return False
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    return origin.rstrip("/") != own
+
+
 def _signed_in(target: str, secret: str, *, person: Person) -> Response:
     if faults.active("pnr-in-url"):
         # The defect: a "welcome" step that greets by personnummer, carried in the query string (BR-SEC-1).
@@ -103,6 +111,10 @@ def create_auth_router(ctx: Context) -> APIRouter:
             next: Annotated[str, Form(max_length=500)] = "/") -> Response:
         """BR-ID-3: redeem a one-time ticket for the web e-services and start a web session."""
         require_supported_app(ctx, request)
+        if _cross_site(request):
+            # Defence in depth against login CSRF: another site's page may not post a ticket here. The app's
+            # WebView sends no Origin (or "null") when it posts the ticket it fetched itself.
+            raise Problem(403, "Cross-site SSO requests are refused.", type_=SSO_TICKET_ERROR)
         if not ticket:
             raise Problem(401, "An SSO ticket is required.", type_=SSO_TICKET_ERROR)
         with ctx.db() as db:
@@ -120,7 +132,8 @@ def create_auth_router(ctx: Context) -> APIRouter:
             if old is not None:  # a new login never inherits an old session (session fixation)
                 revoke(db, old, "replaced-by-sso")
                 state_store.forget(old.id)
-            _, secret = start_web_session(db, person.id, "sso")
+            web, secret = start_web_session(db, person.id, "sso")
+            state_store.link_sso(web.id, record.app_session_id)
             target = _landing(db, person, safe_next(next))
         return _signed_in(target, secret, person=person)
 

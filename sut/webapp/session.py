@@ -28,7 +28,7 @@ from ..context import Context
 from ..db import AppSession, Person, Region
 from ..problems import Problem
 from ..security import pkce_s256
-from ..sessions import web_session
+from ..sessions import revoke, web_session
 from ..templating import render
 
 SESSION_COOKIE = "eservice_session"
@@ -69,6 +69,7 @@ class WebState:
         self._lock = threading.Lock()
         self._pending: dict[str, PendingLogin] = {}
         self._acting: dict[str, str] = {}
+        self._sso_parent: dict[str, str] = {}  # web session id -> the app session whose ticket opened it
 
     def begin_login(self, next_path: str) -> tuple[str, str]:
         """A fresh ``state`` and the PKCE challenge for it; the verifier never leaves the server."""
@@ -109,8 +110,18 @@ class WebState:
             else:
                 self._acting.pop(session_id, None)
 
+    def link_sso(self, web_session_id: str, app_session_id: str) -> None:
+        with self._lock:
+            self._sso_parent[web_session_id] = app_session_id
+
+    def sso_parent(self, web_session_id: str) -> str | None:
+        with self._lock:
+            return self._sso_parent.get(web_session_id)
+
     def forget(self, session_id: str) -> None:
-        self.set_acting_for(session_id, None)
+        with self._lock:
+            self._acting.pop(session_id, None)
+            self._sso_parent.pop(session_id, None)
 
 
 def web_state(ctx: Context) -> WebState:
@@ -175,6 +186,19 @@ def login_required(request: Request) -> Response:
     return RedirectResponse(f"/login?next={quote(next_path, safe='/')}", status_code=303)
 
 
+def _app_logged_out(db: Session, state: WebState, session: AppSession) -> bool:
+    """A WebView session opened by SSO ends when the app session behind it is logged out or revoked (BR-ID-2);
+    the app's own idle timeout does not end it, since the web session keeps its own."""
+    parent_id = state.sso_parent(session.id)
+    parent = db.get(AppSession, parent_id) if parent_id else None
+    if parent is None or parent.revoked_at is None or parent.revoked_reason == "idle-timeout":
+        return False
+    revoke(db, session, f"app-{parent.revoked_reason or 'revoked'}")
+    state.forget(session.id)
+    db.commit()
+    return True
+
+
 def visit(ctx: Context, request: Request, db: Session, *, joined: bool = True) -> Visit:
     """The guard of every e-service page; raises WebExit with the page to show instead when it does not pass."""
     require_supported_app(ctx, request)  # an app below the minimum version gets 426 (BR-REG-3)
@@ -182,6 +206,8 @@ def visit(ctx: Context, request: Request, db: Session, *, joined: bool = True) -
     session = web_session(ctx, db, request.cookies.get(SESSION_COOKIE))
     person = db.get(Person, session.subject_id) if session and session.subject_kind == "person" else None
     if session is None or person is None:
+        raise WebExit(login_required(request))
+    if _app_logged_out(db, state, session):
         raise WebExit(login_required(request))
     region = services.region_of(db, person)
     if joined:

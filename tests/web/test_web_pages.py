@@ -475,3 +475,23 @@ def test_services_page_lists_the_regions_catalogue(new_client: Callable[..., Any
     app_page = as_agent(user, "app").page("/services")
     regional = app_page.one('[data-service-id="regional-services"] [data-testid="service-link"]')
     assert regional.attributes["href"].startswith("1177-appen://sso/open?")
+
+
+def test_a_staff_message_lands_in_the_web_inbox_as_text(http: httpx.Client, new_client: Callable[..., Any],
+                                                        web_login: Callable[..., WebUser]) -> None:
+    app, person = new_client("adult")
+    unit = app.get("/api/v1/inbox/messages").json()["messages"][0]["care_unit"]["id"]
+    hsa_id = http.get("/_sut/staff", params={"care_unit": unit}).json()[0]["hsa_id"]
+    code = http.post("/idp/api/staff-login", json={"hsa_id": hsa_id}).json()["code"]
+    token = http.post("/idp/token", data={"grant_type": "authorization_code", "code": code}).json()["access_token"]
+    subject = 'Svar på provet <script src="/static/app.js"></script>'
+    sent = http.post("/staff/v1/messages", headers={"Authorization": f"Bearer {token}"},
+                     json={"patient_id": person["id"], "subject": subject, "body": "<b>Hej</b> Åsa & Örjan"})
+    assert sent.status_code == 201, sent.text
+    user = web_login(person)
+    message_id = sent.json()["id"]
+    assert user.page("/inbox").one(f'[data-message-id="{message_id}"]').attributes["data-read"] == "false"
+    page = user.page(f"/inbox/{message_id}")
+    assert page.h1 == subject, "shown as the text it is"
+    assert page.one('[data-testid="message-body"]').text() == "<b>Hej</b> Åsa & Örjan"
+    assert len(page.css("script")) == 1 and not page.css("main b"), "no markup from a message is rendered"

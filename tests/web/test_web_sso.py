@@ -139,3 +139,34 @@ def test_an_expired_web_session_in_a_browser_goes_to_login(new_web_user: Callabl
     assert response.status_code == 303
     assert urlsplit(response.headers["location"]).path == "/login"
     assert query_of(response.headers["location"])["next"] == "/bookings"
+
+
+def test_a_ticket_posted_from_another_site_is_refused(http: httpx.Client, new_client: Callable[..., Any]) -> None:
+    app, _ = new_client("adult")
+    ticket = ticket_for(app)
+    response = http.post("/sso", data={"ticket": ticket, "next": "/"},
+                         headers={"User-Agent": APP_UA, "Origin": "https://evil.example"})
+    assert response.status_code == 403 and SESSION_COOKIE not in set_cookies(response)
+    same_site = http.post("/sso", data={"ticket": ticket, "next": "/"},
+                          headers={"User-Agent": APP_UA, "Origin": str(http.base_url).rstrip("/")})
+    assert same_site.status_code == 303, "the refused post did not spend the ticket"
+
+
+def test_logging_out_of_the_app_ends_its_webview_session(http: httpx.Client, new_client: Callable[..., Any],
+                                                         advance_clock: Callable[[float], None]) -> None:
+    app, _ = new_client("adult")
+    other_app, _ = new_client("adult")
+    cookie = set_cookies(redeem(http, ticket_for(app)))[SESSION_COOKIE].value
+    other = set_cookies(redeem(http, ticket_for(other_app)))[SESSION_COOKIE].value
+    in_app = {"User-Agent": APP_UA, "Cookie": f"{SESSION_COOKIE}={cookie}"}
+    assert http.get("/inbox", headers=in_app).status_code == 200
+    assert app.post("/api/v1/session/logout").status_code == 204
+    ended = http.get("/inbox", headers=in_app)
+    assert ended.status_code == 401 and Page(ended).has("sso-required")
+    assert http.get("/inbox", headers={"User-Agent": APP_UA, "Cookie": f"{SESSION_COOKIE}={other}"}).status_code == 200
+    # The app's own idle timeout is not a logout: the web session keeps its own 30 minutes.
+    advance_clock(20 * 60)
+    assert http.get("/", headers={"User-Agent": APP_UA, "Cookie": f"{SESSION_COOKIE}={other}"}).status_code == 200
+    advance_clock(20 * 60)
+    assert other_app.get("/api/v1/me").status_code == 401, "the idle app session has ended"
+    assert http.get("/", headers={"User-Agent": APP_UA, "Cookie": f"{SESSION_COOKIE}={other}"}).status_code == 200
