@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from .. import services
 from ..auth import resolve_subject
@@ -117,7 +118,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
             items = services.list_bookings(db, v.principal, v.subject)
             return v.page("bookings.html", nav="bookings", bookings=items, cancelled=status == "cancelled")
 
-    def _booking(db: Any, v: Visit, booking_id: str) -> dict[str, Any]:
+    def _booking(db: Session, v: Visit, booking_id: str) -> dict[str, Any]:
         for item in services.list_bookings(db, v.principal, v.subject):
             if item["id"] == booking_id:
                 return item
