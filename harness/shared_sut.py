@@ -82,7 +82,8 @@ class SharedSut:
                 self._write(state)
                 self._state = state
                 return state
-            args = ["--data-dir", str(self.folder / "data")]
+            # INFO keeps the access log (method, path, status; never query strings) as evidence.
+            args = ["--data-dir", str(self.folder / "data"), "--log-level", "INFO"]
             if self.joined_regions is not None:
                 args += ["--joined-regions", str(self.joined_regions)]
             proc = SutProcess(faults=self.faults, log_path=self.raw_log, stdout_path=self.folder / "sut.stdout",
