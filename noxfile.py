@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -39,3 +41,59 @@ def lint(session: nox.Session) -> None:
     """ruff over the whole project."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".", *session.posargs)
+
+
+# --- the release layers ----------------------------------------------------------------------------------------------
+# A layer is a folder in suites/ and the dependency group that runs it; a new layer adds itself here.
+LAYERS = {"api": "api"}
+FUZZ_BUDGET_RELEASE = 50  # schemathesis examples per operation in a release (the default is quick)
+
+
+def _layers() -> dict[str, str]:
+    """The layers that exist in this tree, in LAYERS order."""
+    return {name: group for name, group in LAYERS.items() if (Path("suites") / name).is_dir()}
+
+
+def _run_suites(session: nox.Session, label: str, paths: list[str], *pytest_args: str,
+                html_report: bool = False) -> None:
+    """pytest into a fresh reports/<run-id>/ (JUnit, Allure results, system log); the evidence is written and
+    scanned for unmasked personal data even when tests fail, and then the session fails."""
+    run_dir = session.run("python", "-m", "harness", "new-run", label, silent=True).strip().splitlines()[-1]
+    failed: Exception | None = None
+    try:
+        session.run("pytest", *paths, "-n", "2", "--run-dir", run_dir, "--alluredir", f"{run_dir}/allure-results",
+                    "--junitxml", f"{run_dir}/junit.xml", *pytest_args, *session.posargs)
+    except nox.command.CommandFailed as exc:
+        failed = exc
+    if html_report:
+        session.run("python", "-m", "harness", "report", run_dir, "--name", f"1177-appen {label} {Path(run_dir).name}")
+    session.run("python", "-m", "harness", "scan", run_dir)
+    session.log(f"evidence: {run_dir} (reports/latest)")
+    if failed is not None:
+        session.error(f"tests failed; the evidence is in {run_dir}")
+
+
+@nox.session(python=PYTHON, default=False)
+def api(session: nox.Session) -> None:
+    """API layer: schemathesis on both OpenAPI documents, the authorization matrix, contract checks."""
+    _install(session, "api")
+    _run_suites(session, "api", ["suites/api"])
+
+
+@nox.session(python=PYTHON, default=False)
+def smoke(session: nox.Session) -> None:
+    """A fast cross-section of every layer (tests marked smoke), under a minute."""
+    layers = _layers()
+    _install(session, *dict.fromkeys(layers.values()))
+    _run_suites(session, "smoke", [f"suites/{name}" for name in layers], "-m", "smoke", "--fuzz-budget", "3")
+
+
+@nox.session(python=PYTHON, default=False)
+def release(session: nox.Session) -> None:
+    """Every layer that exists, deeper fuzzing, and the single-file Allure report in reports/<run>/."""
+    layers = _layers()
+    _install(session, *dict.fromkeys(layers.values()))
+    if not Path("node_modules/.bin/allure").exists():
+        session.run("npm", "ci", "--no-audit", "--no-fund", external=True)  # Allure 3 from package-lock.json
+    _run_suites(session, "release", [f"suites/{name}" for name in layers],
+                "--fuzz-budget", str(FUZZ_BUDGET_RELEASE), "--timeout", "900", html_report=True)

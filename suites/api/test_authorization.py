@@ -24,6 +24,7 @@ from harness.identities import Person, StaffMember
 
 MATRIX = authz.load_matrix(Path(__file__).with_name("authz_matrix.yaml"))
 ACCESS_TOKEN_TTL = 300  # seconds (the reference system's setting); the clock moves one second past it
+SMOKE_RESOURCES = {"message", "acting-for"}  # every role against the IDOR- and ombud-prone resources
 
 
 def _cells() -> Iterator[Any]:
@@ -31,6 +32,8 @@ def _cells() -> Iterator[Any]:
         marks = [pytest.mark.req(*cell.requirements)]
         if cell.resource.destructive:
             marks.append(pytest.mark.destructive)
+        if cell.resource.name in SMOKE_RESOURCES:
+            marks.append(pytest.mark.smoke)
         yield pytest.param(cell, id=cell.id, marks=marks)
 
 

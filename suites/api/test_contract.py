@@ -8,6 +8,7 @@ import pytest
 from harness.api_client import LoginError, login_person
 
 PROBLEM_JSON = "application/problem+json"
+pytestmark = pytest.mark.smoke  # cheap and central: all of it is in the fast cross-section
 
 
 def assert_problem(response: httpx.Response, status: int, type_: str | None = None) -> dict:

@@ -143,6 +143,7 @@ def _stateless(schema: Any, auth: FuzzAuth, fuzz: FuzzSettings) -> None:
 
 @pytest.mark.req("BR-SEC-1")
 @pytest.mark.destructive
+@pytest.mark.smoke
 def test_mobile_api_stateless(mobile_schema: Any, mobile_auth: FuzzAuth, fuzz_settings: FuzzSettings) -> None:
     _stateless(mobile_schema, mobile_auth, fuzz_settings)
 
