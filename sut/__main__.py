@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from . import faults
 from .config import Settings
@@ -23,8 +25,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: a fresh SQLite file)")
     parser.add_argument("--data-dir", default=None, help="folder for the database and keys (default: temporary)")
     parser.add_argument("--joined-regions", type=int, default=None, help="how many of the 21 regions joined")
+    parser.add_argument("--push-workers", type=int, default=None,
+                        help="concurrent push sender tasks (default 256; also SUT_PUSH_WORKERS)")
+    parser.add_argument("--push-connections", type=int, default=None,
+                        help="HTTP/2 connections per push provider (default 2)")
+    parser.add_argument("--gateway-knobs", default=None,
+                        help='fault knobs of the fake gateways at start, JSON: {"apns": {"latency_ms": 20}, ...}')
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """uvloop where it is built (the push fan-out's throughput depends on it), else asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,12 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(host=args.host, port=args.port,
                                      faults=faults.parse(args.faults) if args.faults is not None else None,
                                      test_mode=args.test_mode, database_url=args.database_url,
-                                     data_dir=args.data_dir, joined_regions=args.joined_regions)
+                                     data_dir=args.data_dir, joined_regions=args.joined_regions,
+                                     push_workers=args.push_workers, push_connections=args.push_connections,
+                                     gateway_knobs=args.gateway_knobs)
     except (faults.UnknownFaultError, ValueError) as exc:
         print(f"python -m sut: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(settings, announce=print_line))
+        _run(serve(settings, announce=print_line))
     except OSError as exc:
         print(f"python -m sut: cannot start: {exc}", file=sys.stderr)
         return 1

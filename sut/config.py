@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -31,6 +32,14 @@ class Settings:
     login_rate_limit: int = 20  # login attempts per minute per client address (BR-SEC-1)
     send_rate_limit: int = 600  # staff sends per minute per staff member (BR-SEC-1)
     max_body_bytes: int = 64 * 1024
+    # push fan-out (sut/push)
+    push_workers: int = 256  # concurrent sender tasks
+    push_connections: int = 2  # HTTP/2 connections per provider, each with many streams
+    push_batch_size: int = 500  # outbox events claimed per transaction
+    push_send_timeout: float = 5.0  # seconds for one provider request
+    apns_token_refresh: int = 40 * 60  # re-mint the APNs provider token after this (Apple: 20 to 60 minutes)
+    gateway_knobs: str | None = None  # JSON {"apns": {...}, "fcm": {...}, "sms": ..., "email": ...} at start
+    bulk_max_recipients: int = 100_000  # BR-STAFF-1
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -44,8 +53,18 @@ class Settings:
             values["faults"] = faults.parse(spec)
         if joined := os.environ.get("SUT_JOINED_REGIONS"):
             values["joined_regions"] = int(joined)
+        if workers := os.environ.get("SUT_PUSH_WORKERS"):
+            values["push_workers"] = int(workers)
+        if knobs := os.environ.get("SUT_GATEWAY_KNOBS"):
+            values["gateway_knobs"] = knobs
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
         if not 0 <= settings.joined_regions <= 21:
             raise ValueError("joined_regions must be between 0 and 21")
+        if not 1 <= settings.push_workers <= 10_000 or not 1 <= settings.push_connections <= 64:
+            raise ValueError("push workers must be 1 to 10000 and push connections 1 to 64")
+        if not 20 * 60 <= settings.apns_token_refresh <= 60 * 60:
+            raise ValueError("the APNs provider token must be renewed every 20 to 60 minutes")
+        if settings.gateway_knobs and not isinstance(json.loads(settings.gateway_knobs), dict):
+            raise ValueError("gateway knobs must be a JSON object")
         return settings

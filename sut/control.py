@@ -15,6 +15,7 @@ from sqlalchemy import select
 from . import audit, clock, faults, problems
 from .context import Context
 from .db import Staff
+from .push.control import create_push_control
 from .seed import ROLES, new_person, person_view
 
 
@@ -88,4 +89,5 @@ def create_control(ctx: Context) -> FastAPI:
             broken = audit.verify_chain(db)
         return {"intact": broken is None, "first_broken_seq": broken}
 
+    app.include_router(create_push_control(ctx))  # /_sut/push: owned by the push fan-out
     return app

@@ -16,7 +16,6 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    UniqueConstraint,
     create_engine,
     event,
 )
@@ -251,10 +250,14 @@ class OutboxEvent(Base):
     message_id: Mapped[str] = mapped_column(String(36))
     patient_id: Mapped[str] = mapped_column(String(36))
     created_at: Mapped[datetime]
-    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending, claimed, done
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending, done
     claimed_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
     bulk_job_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # Made with the row: the opaque reference in every notification of this event, and the root from which each
+    # delivery's idempotency key is derived, so a retry or a restarted worker sends the same key (BR-NOTIF-4).
+    idempotency_key: Mapped[str] = mapped_column(String(36), default=new_id)
+    deliveries: Mapped[int | None] = mapped_column(Integer)  # how many the fan-out made of it
 
 
 class Delivery(Base):
@@ -263,32 +266,39 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    bulk_job_id: Mapped[str | None] = mapped_column(String(36), index=True)
     message_id: Mapped[str] = mapped_column(String(36), index=True)
+    subject_id: Mapped[str] = mapped_column(String(36))  # whose message: the recipient, or a child acted for
     recipient_id: Mapped[str] = mapped_column(String(36), index=True)
     channel: Mapped[str] = mapped_column(String(10))  # apns, fcm, sms, email
     device_id: Mapped[str | None] = mapped_column(String(36))
     address: Mapped[str] = mapped_column(String(300))  # token, phone or e-mail address
+    # Sent as apns-id and apns-collapse-id, FCM android.collapse_key, or the Idempotency-Key header.
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     state: Mapped[str] = mapped_column(String(20), default="queued")  # queued, sent, delivered, failed, pruned
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     reason: Mapped[str | None] = mapped_column(String(120))
-    enqueued_at: Mapped[datetime]
+    provider_id: Mapped[str | None] = mapped_column(String(200))  # apns-id, FCM message name, gateway id
+    enqueued_at: Mapped[datetime]  # real time, compared with the gateways' receive times
     sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
-
-    __table_args__ = (UniqueConstraint("outbox_id", "recipient_id", "channel", "device_id", "address"),)
 
 
 class BulkJob(Base):
+    """A staff bulk send (BR-STAFF-1): answered at once, worked through in the background."""
+
     __tablename__ = "bulk_jobs"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     staff_id: Mapped[str] = mapped_column(String(36))
     care_unit_id: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime]
     total: Mapped[int] = mapped_column(Integer)
-    accepted: Mapped[int] = mapped_column(Integer, default=0)
-    rejected: Mapped[int] = mapped_column(Integer, default=0)
-    state: Mapped[str] = mapped_column(String(20), default="running")  # running, done
+    accepted: Mapped[int] = mapped_column(Integer, default=0)  # messages written (each with its outbox event)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)  # no care relation, or no such patient
+    state: Mapped[str] = mapped_column(String(20), default="running")  # running, done, failed
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(200))
 
 
 def make_engine(url: str) -> Engine:

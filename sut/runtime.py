@@ -24,6 +24,7 @@ from .app import create_app
 from .config import Settings
 from .context import Context
 from .db import init_db, make_engine
+from .push import component as push_component
 from .seed import seed_initial
 
 log = logging.getLogger("sut")
@@ -31,7 +32,7 @@ log = logging.getLogger("sut")
 # Components started after the web server (the push fan-out and its fake gateways register here). Each is an
 # async function taking the context and returning an async function that stops it again.
 Component = Callable[[Context], Awaitable[Callable[[], Awaitable[None]]]]
-COMPONENTS: list[Component] = []
+COMPONENTS: list[Component] = [push_component.start_gateways, push_component.start_fanout]
 
 
 class QuietServer(uvicorn.Server):

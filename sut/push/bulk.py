@@ -1,12 +1,224 @@
-"""Staff bulk send (BR-STAFF-1): one call notifies many patients, answered at once with a job id."""
+"""Staff bulk send (BR-STAFF-1): one call notifies many patients (up to 100,000), answered at once with a job id.
+
+The job writes one Message and its OutboxEvent per patient, in chunks, in the background; the fan-out picks the
+events up as they land. Only patients with whom the staff member's care unit has a care relation get a message
+(PDL 4 kap. 1 §): named patients without one are counted as rejected.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, Literal
 
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from sqlalchemy import func, insert, select, update
+
+from .. import clock
+from ..auth import authenticate
 from ..context import Context
+from ..db import BulkJob, CareRelation, CareUnit, Delivery, Message, OutboxEvent
+from ..problems import Problem
+from ..schemas import Uuid, problem_responses, uuid_path
+
+log = logging.getLogger("sut.push")
+CHUNK = 2000
+
+
+class BulkSendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject: StrictStr = Field(min_length=1, max_length=200)
+    body: StrictStr = Field(min_length=1, max_length=10_000)
+    patient_ids: list[Uuid] | None = Field(default=None, min_length=1, max_length=1000,
+                                           description="Named patients (at most 1,000 in one call)")
+    all_patients: StrictBool = Field(default=False,
+                                     description="Every patient with a care relation to the unit (up to 100,000)")
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> BulkSendRequest:
+        if (self.patient_ids is not None) == self.all_patients:
+            raise ValueError("give either patient_ids or all_patients: true")
+        return self
+
+
+class BulkSendAccepted(BaseModel):
+    job_id: Uuid
+    state: Literal["running", "done", "failed", "interrupted"]
+    total: int
+    status_url: str
+
+
+class Counts(BaseModel):
+    queued: int = 0
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    pruned: int = 0
+    total: int = 0
+
+
+class BulkSendStatus(BaseModel):
+    id: Uuid
+    state: Literal["running", "done", "failed", "interrupted"]
+    created_at: datetime
+    finished_at: datetime | None
+    total: int = Field(description="Patients selected")
+    accepted: int = Field(description="Messages written, each with its notification queued")
+    rejected: int = Field(description="Named patients without a care relation with the unit")
+    outbox_pending: int = Field(description="Messages whose notifications are not yet fanned out")
+    deliveries: Counts
+    by_channel: dict[str, Counts]
+
+
+class BulkRunner:
+    """Works through bulk jobs one at a time in a thread of its own, a chunk per transaction."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-bulk")
+        self.stopping = threading.Event()
+
+    def submit(self, job_id: str, sender_name: str, subject: str, body: str, patient_ids: list[str] | None) -> None:
+        self.pool.submit(self._run, job_id, sender_name, subject, body, patient_ids)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _chunks(self, unit: str, patient_ids: list[str] | None) -> Iterator[tuple[list[str], int]]:
+        """(patients with a care relation, how many named ones were refused), a chunk at a time."""
+        if patient_ids is not None:
+            for i in range(0, len(patient_ids), CHUNK):
+                chunk = patient_ids[i:i + CHUNK]
+                with self.ctx.db() as db:
+                    related = set(db.scalars(select(CareRelation.patient_id).where(
+                        CareRelation.care_unit_id == unit, CareRelation.patient_id.in_(chunk))))
+                yield [p for p in chunk if p in related], sum(1 for p in chunk if p not in related)
+            return
+        last = ""
+        while True:
+            with self.ctx.db() as db:
+                chunk = list(db.scalars(select(CareRelation.patient_id).where(
+                    CareRelation.care_unit_id == unit, CareRelation.patient_id > last)
+                    .order_by(CareRelation.patient_id).limit(CHUNK)))
+            if not chunk:
+                return
+            last = chunk[-1]
+            yield chunk, 0
+
+    def _run(self, job_id: str, sender_name: str, subject: str, body: str, patient_ids: list[str] | None) -> None:
+        try:
+            with self.ctx.db() as db:
+                unit = db.get(BulkJob, job_id).care_unit_id  # type: ignore[union-attr]
+            for patients, refused in self._chunks(unit, patient_ids):
+                if self.stopping.is_set():
+                    self._close(job_id, "interrupted", "the system stopped")
+                    return
+                now = clock.now()
+                messages = [{"id": str(uuid.uuid4()), "patient_id": p, "care_unit_id": unit,
+                             "sender_name": sender_name, "subject": subject, "body": body, "created_at": now,
+                             "read_at": None, "hidden": False} for p in patients]
+                with self.ctx.db() as db:  # a message and its outbox event in one transaction, a chunk at a time
+                    conn = db.connection()
+                    if messages:
+                        conn.execute(insert(Message), messages)
+                        conn.execute(insert(OutboxEvent), [
+                            {"kind": "message.created", "message_id": m["id"], "patient_id": m["patient_id"],
+                             "created_at": now, "state": "pending", "bulk_job_id": job_id,
+                             "idempotency_key": str(uuid.uuid4())} for m in messages])
+                    conn.execute(update(BulkJob).where(BulkJob.id == job_id).values(
+                        accepted=BulkJob.accepted + len(messages), rejected=BulkJob.rejected + refused))
+                fanout = self.ctx.extras.get("push")
+                if fanout is not None:
+                    fanout.notify()
+            self._close(job_id, "done", None)
+        except Exception as exc:
+            log.exception("bulk job %s failed", job_id)
+            self._close(job_id, "failed", type(exc).__name__)
+
+    def _close(self, job_id: str, state: str, error: str | None) -> None:
+        with self.ctx.db() as db:
+            db.execute(update(BulkJob).where(BulkJob.id == job_id).values(state=state, error=error,
+                                                                          finished_at=clock.now()))
+
+
+def _status(db: Any, job: BulkJob) -> dict[str, Any]:
+    by_channel: dict[str, dict[str, int]] = {}
+    totals: dict[str, int] = dict.fromkeys(("queued", "sent", "delivered", "failed", "pruned", "total"), 0)
+    for channel, state, count in db.execute(select(Delivery.channel, Delivery.state, func.count())
+                                            .where(Delivery.bulk_job_id == job.id)
+                                            .group_by(Delivery.channel, Delivery.state)).tuples():
+        row = by_channel.setdefault(channel, dict.fromkeys(totals, 0))
+        row[state] = row.get(state, 0) + count
+        row["total"] += count
+        totals[state] = totals.get(state, 0) + count
+        totals["total"] += count
+    pending = db.scalar(select(func.count()).select_from(OutboxEvent)
+                        .where(OutboxEvent.bulk_job_id == job.id, OutboxEvent.state == "pending")) or 0
+    return {"id": job.id, "state": job.state, "created_at": job.created_at, "finished_at": job.finished_at,
+            "total": job.total, "accepted": job.accepted, "rejected": job.rejected, "outbox_pending": pending,
+            "deliveries": totals, "by_channel": by_channel}
 
 
 def create_bulk_router(ctx: Context) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(tags=["bulk"])
+
+    def runner() -> BulkRunner:
+        found = ctx.extras.get("push_bulk")
+        if found is None:
+            found = ctx.extras["push_bulk"] = BulkRunner(ctx)
+        return found
+
+    @router.post("/bulk-sends", response_model=BulkSendAccepted, status_code=202, operation_id="createBulkSend",
+                 responses={**problem_responses(401, 403, 413, 422, 429),
+                            202: {"description": "Accepted: the messages are written in the background",
+                                  "links": {"GetBulkSend": {"operationId": "getBulkSend",
+                                                            "parameters": {"job_id": "$response.body#/job_id"}}}}})
+    def create(request: Request, body: BulkSendRequest) -> Any:
+        """One message to many patients of the unit (BR-STAFF-1); answered at once with a job id to poll."""
+        with ctx.db() as db:
+            principal = authenticate(ctx, db, request, kind="staff")
+            staff = principal.staff
+            if staff is None:
+                raise Problem(403, "This operation is for care staff.")
+            wait = ctx.send_limiter.hit(staff.id)
+            if wait is not None:
+                raise Problem(429, "För många utskick; försök igen om en stund.",
+                              type_="urn:1177:problem:rate-limited", headers={"Retry-After": str(int(wait))})
+            if body.all_patients:
+                total = db.scalar(select(func.count()).select_from(CareRelation)
+                                  .where(CareRelation.care_unit_id == staff.care_unit_id)) or 0
+                patient_ids = None
+            else:
+                patient_ids = list(dict.fromkeys(body.patient_ids or []))
+                total = len(patient_ids)
+            if total > ctx.settings.bulk_max_recipients:
+                raise Problem(422, f"A bulk send reaches at most {ctx.settings.bulk_max_recipients} patients.",
+                              type_="urn:1177:problem:too-many-recipients", total=total)
+            unit = db.get(CareUnit, staff.care_unit_id)
+            job = BulkJob(staff_id=staff.id, care_unit_id=staff.care_unit_id, created_at=clock.now(), total=total,
+                          accepted=0, rejected=0, state="running")
+            db.add(job)
+            db.flush()
+            job_id = job.id
+        runner().submit(job_id, unit.name if unit else staff.name, body.subject, body.body, patient_ids)
+        return {"job_id": job_id, "state": "running", "total": total, "status_url": f"/staff/v1/bulk-sends/{job_id}"}
+
+    @router.get("/bulk-sends/{job_id}", response_model=BulkSendStatus, operation_id="getBulkSend",
+                responses=problem_responses(401, 403, 404, 422))
+    def status(request: Request, job_id: str = uuid_path("Bulk send job id")) -> Any:
+        """Progress of a bulk send of the staff member's own care unit: messages written, notifications by state."""
+        with ctx.db() as db:
+            principal = authenticate(ctx, db, request, kind="staff")
+            job = db.get(BulkJob, job_id)
+            if principal.staff is None or job is None or job.care_unit_id != principal.staff.care_unit_id:
+                raise Problem(404, "Utskicket finns inte.")
+            return _status(db, job)
+
     return router
+
