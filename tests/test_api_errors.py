@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -81,7 +80,7 @@ def test_bodies_over_64_kb_are_413(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("bad_id", ["1", "not-a-uuid", "../../etc", "%00", "ä" * 3, "1" * 300,
-                                    "00000000-0000-0000-0000-00000000000G", str(uuid.uuid4()).upper()])
+                                    "00000000-0000-0000-0000-00000000000G", "6F1C1B5E-8C5E-4A57-9D1B-1A2B3C4D5E6F"])
 def test_ids_in_a_wrong_format_are_4xx(client: httpx.Client, bad_id: str) -> None:
     for method, path in (("GET", f"/inbox/messages/{bad_id}"), ("POST", f"/bookings/{bad_id}/cancel"),
                          ("DELETE", f"/consents/{bad_id}"), ("DELETE", f"/devices/{bad_id}")):
