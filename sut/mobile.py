@@ -207,7 +207,7 @@ def create_mobile_api(ctx: Context) -> FastAPI:
 
     @app.put("/devices/{installation_id}", response_model=DeviceView, operation_id="registerDevice",
              tags=["notifications"],
-             responses={**problem_responses(*WITH_BODY),
+             responses={**problem_responses(*WITH_BODY, 404),
                         200: {"description": "The installation was registered before: its token was replaced",
                               "links": {"UnregisterDevice": {
                                   "operationId": "unregisterDevice",
