@@ -100,9 +100,12 @@ def load_file(path: Path) -> list[Requirement]:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # The context (where the broken construct starts) is where to look; the problem mark may be the file end.
+        mark = exc.context_mark or exc.problem_mark
         line = f", line {mark.line + 1}" if mark else ""
-        raise CatalogueError(f"{display}{line}: not valid YAML: {exc.problem or exc}") from None
+        found = (f" (noticed at line {exc.problem_mark.line + 1})"
+                 if exc.context_mark and exc.problem_mark and exc.problem_mark.line != exc.context_mark.line else "")
+        raise CatalogueError(f"{display}{line}: not valid YAML: {exc.problem or exc}{found}") from None
     if root is None:
         return []
 
