@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from .masking import mask, mask_headers
+from .masking import mask, mask_headers, register_secret
 
 APP_USER_AGENT = "1177-appen/3.2.0 (ios)"
 # Headers a cURL line leaves out: httpx adds them, curl adds its own.
@@ -34,7 +34,11 @@ class Tokens:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Tokens:
-        return cls(data["access_token"], data["refresh_token"], int(data.get("expires_in", 0)))
+        """Tokens from the IdP; each is registered with the mask at once, so no report can show it."""
+        tokens = cls(data["access_token"], data["refresh_token"], int(data.get("expires_in", 0)))
+        register_secret(tokens.access_token)
+        register_secret(tokens.refresh_token)
+        return tokens
 
 
 def curl_line(request: httpx.Request) -> str:
@@ -168,6 +172,7 @@ def login_person(client: httpx.Client, idp: str, personnummer: str, *, method: s
                            on_rate_limited)
     if response.status_code != 200:
         raise LoginError(f"the identity provider refused the login: {describe_exchange(response)}")
+    register_secret(response.json()["code"])
     return _token_exchange(client, idp, response.json()["code"])
 
 
@@ -177,4 +182,5 @@ def login_staff(client: httpx.Client, idp: str, hsa_id: str, *, on_rate_limited:
     response = _post_login(client, f"{idp}/api/staff-login", {"hsa_id": hsa_id}, on_rate_limited)
     if response.status_code != 200:
         raise LoginError(f"the identity provider refused the staff login: {describe_exchange(response)}")
+    register_secret(response.json()["code"])
     return _token_exchange(client, idp, response.json()["code"])

@@ -8,7 +8,9 @@ left alone, so a masked cURL line still runs once a fresh token is exported.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,39 @@ _HEADER = re.compile(
 # UUID's last group. Candidates are confirmed by date and check digit, so timestamps and ids stay readable.
 _PNR = re.compile(r"(?<![0-9])(?<![0-9A-Fa-f]{4}-)(?P<century>(?:18|19|20))?(?P<date>\d{6})(?P<sep>[-+]?)"
                   r"(?P<tail>\d{4})(?![0-9])")
+
+
+# Opaque secrets (refresh tokens, codes) have no shape to recognise, so the harness registers every secret it
+# receives and the mask hides those exact values wherever they turn up. Only SHA-256 digests are kept, so the
+# registry itself may be written to disk and shared between processes of a run.
+_OPAQUE = re.compile(r"[A-Za-z0-9_~+/=.-]{20,}")
+_known: set[str] = set()
+_known_lock = threading.Lock()
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this exact value from now on (a token, code or ticket the harness received)."""
+    if value and len(value) >= 20:
+        with _known_lock:
+            _known.add(_digest(value))
+
+
+def secret_digests() -> set[str]:
+    with _known_lock:
+        return set(_known)
+
+
+def add_secret_digests(digests: Iterable[str]) -> None:
+    with _known_lock:
+        _known.update(d for d in digests if re.fullmatch(r"[0-9a-f]{64}", d))
+
+
+def _known_sub(match: re.Match[str]) -> str:
+    return SECRET_MASK if _digest(match.group(0)) in _known else match.group(0)
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -89,6 +124,8 @@ def mask(text: str) -> str:
     text = _BEARER.sub(lambda m: m.group(1) + SECRET_MASK, text)
     text = _QUOTED.sub(lambda m: f"{m['q1']}{m['key']}{m['q1']}{m['sep']}{m['q2']}{SECRET_MASK}{m['q2']}", text)
     text = _FORM.sub(lambda m: f"{m['key']}={SECRET_MASK}", text)
+    if _known:
+        text = _OPAQUE.sub(_known_sub, text)
     return _PNR.sub(_pnr_sub, text)
 
 
@@ -127,8 +164,8 @@ def mask_data(value: Any) -> Any:
     return value
 
 
-TEXT_SUFFIXES = {".json", ".xml", ".txt", ".log", ".html", ".properties", ".csv", ".yaml", ".yml", ".md", ".sh",
-                 ".curl", ".ndjson", ".sarif", ""}
+BINARY_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".zip", ".gz", ".webm", ".mp4", ".pdf", ".sqlite3"}
+MAX_MASKED_BYTES = 64 * 1024 * 1024
 
 
 def mask_file(path: Path) -> bool:
@@ -144,14 +181,15 @@ def mask_file(path: Path) -> bool:
     return False
 
 
-def mask_tree(root: Path, *, suffixes: set[str] | None = None) -> int:
-    """Mask every text file under ``root`` in place; returns how many files changed."""
-    suffixes = TEXT_SUFFIXES if suffixes is None else suffixes
+def mask_tree(root: Path) -> int:
+    """Mask every text file under ``root`` in place (any name: Allure writes '.attach' files); binary files and
+    files that are not UTF-8 are left as they are. Returns how many files changed."""
     changed = 0
     if not root.exists():
         return 0
     for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.is_symlink() and path.suffix.lower() in suffixes:
+        if (path.is_file() and not path.is_symlink() and path.suffix.lower() not in BINARY_SUFFIXES
+                and path.stat().st_size <= MAX_MASKED_BYTES):
             changed += mask_file(path)
     return changed
 

@@ -1,0 +1,97 @@
+"""A reference system that dies mid-run: the run fails with a message, never hangs, keeps the results so far and
+leaves no process behind."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytest_plugins = ["pytester"]
+
+PLUGINS = 'pytest_plugins = ["fixtures.target", "fixtures.sut", "fixtures.identities", "fixtures.api", ' \
+          '"fixtures.evidence", "fixtures.report"]\n'
+TESTS = """
+import os
+import signal
+from pathlib import Path
+
+import httpx
+
+PID_FILE = Path({pid_file!r})
+
+
+def test_1_before(target_up):
+    assert httpx.get(target_up.urls["mobile_openapi"], timeout=10).status_code == 200
+
+
+def test_2_dies(target_up):
+    PID_FILE.write_text(str(target_up.shared.pid))
+    os.killpg(target_up.shared.pid, signal.SIGKILL)
+
+
+def test_3_after(target_up):
+    httpx.get(target_up.urls["mobile_openapi"], timeout=10)
+
+
+def test_4_after(target_up):
+    httpx.get(target_up.urls["mobile_openapi"], timeout=10)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [["-p", "no:xdist"], ["-n", "2"]], ids=["single", "xdist"])
+def test_sut_crash_mid_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: list[str]) -> None:
+    monkeypatch.delenv("HARNESS_TARGET", raising=False)
+    pid_file = pytester.path / "sut.pid"
+    pytester.makeconftest(PLUGINS)
+    pytester.makepyfile(test_crash=TESTS.format(pid_file=str(pid_file)))
+    run_dir = pytester.path / "run"
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *mode, f"--run-dir={run_dir}",
+                                           f"--junitxml={run_dir / 'junit.xml'}", timeout=120)
+    elapsed = time.monotonic() - started
+    # A single process stops after the failing test; xdist reports the stop as an interruption.
+    assert result.ret in (pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED)
+    assert elapsed < 60, f"the run took {elapsed:.0f} s"
+    output = result.stdout.str()
+    assert "the reference system (pid" in output and "stopped during the run" in output
+    # The results so far are kept: the first test passed and is in the JUnit file.
+    junit = (run_dir / "junit.xml").read_text()
+    assert re.search(r'<testcase [^>]*name="test_1_before"[^>]*/>', junit), "test_1_before passed and is kept"
+    # No process is left: the system is gone, and nothing of its process group remains.
+    pid = int(pid_file.read_text())
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if str(run_dir) in " ".join(p.info["cmdline"] or [])]
+    assert not leftovers, leftovers
+    assert not (run_dir / ".sut").exists()
+    assert (run_dir / "sut.log").exists()
+
+
+def test_sut_that_cannot_start_fails_every_test_fast(pytester: pytest.Pytester,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_TARGET", raising=False)
+    monkeypatch.setenv("SUT_DATABASE_URL", "sqlite:////nonexistent/dir/x.db")
+    pytester.makeconftest(PLUGINS)
+    pytester.makepyfile(test_start="def test_a(target_up):\n    pass\n\ndef test_b(target_up):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*target 'local': the reference system exited with*"])
+
+
+def test_plugins_start_nothing_unless_asked(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plugins load for the project's own tests too: a test that asks for no target starts no system."""
+    monkeypatch.delenv("HARNESS_TARGET", raising=False)
+    pytester.makeconftest(PLUGINS)
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    before = {p.pid for p in psutil.process_iter()}
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "embedded reference system (pid" not in result.stdout.str()
+    started = [p for p in psutil.process_iter(["cmdline"]) if p.pid not in before
+               and "sut" in " ".join(p.info["cmdline"] or []).split()]
+    assert not started
+    assert not list(Path(pytester.path).glob("**/sut.json"))
