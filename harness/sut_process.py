@@ -64,16 +64,7 @@ class SutProcess:
         reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()), daemon=True)
         reader.start()
         reader.join(self.start_timeout)
-        if not line or not line[0].strip():
-            code = self.proc.poll()
-            self.stop()
-            state = f"exited with {code}" if code is not None else f"not ready after {self.start_timeout:.0f} s"
-            raise SutStartError(f"the reference system {state}{self._log_tail()}")
-        try:
-            self.ready = json.loads(line[0])
-        except json.JSONDecodeError as exc:
-            self.stop()
-            raise SutStartError(f"the reference system printed no ready line: {line[0][:200]!r}") from exc
+        self._take_ready_line(line[0] if line else "")
         self._drainer = threading.Thread(target=self._drain, daemon=True)
         self._drainer.start()
         return self
@@ -96,8 +87,18 @@ class SutProcess:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
+        self._take_ready_line(first)
+        return self
+
+    def _take_ready_line(self, first: str) -> None:
+        """Parse the ready line, or stop the process and say why it did not come up."""
+        assert self.proc is not None
         if not first.strip():
-            code = self.proc.poll()
+            try:
+                # Its output closes a moment before it exits: wait briefly so the exit code can be reported.
+                code: int | None = self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                code = None
             self.stop()
             state = f"exited with {code}" if code is not None else f"not ready after {self.start_timeout:.0f} s"
             raise SutStartError(f"the reference system {state}{self._log_tail()}")
@@ -106,7 +107,6 @@ class SutProcess:
         except json.JSONDecodeError as exc:
             self.stop()
             raise SutStartError(f"the reference system printed no ready line: {first[:200]!r}") from exc
-        return self
 
     def _drain(self) -> None:
         assert self.proc and self.proc.stdout
