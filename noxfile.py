@@ -62,7 +62,8 @@ def _run_suites(session: nox.Session, label: str, paths: list[str], *pytest_args
     failed: Exception | None = None
     try:
         session.run("pytest", *paths, "-n", "2", "--run-dir", run_dir, "--alluredir", f"{run_dir}/allure-results",
-                    "--junitxml", f"{run_dir}/junit.xml", *pytest_args, *session.posargs)
+                    "--junitxml", f"{run_dir}/junit.xml", *pytest_args, *session.posargs,
+                    env={"HARNESS_EXECUTOR": f"nox -s {session.name}"})
     except nox.command.CommandFailed as exc:
         failed = exc
     if html_report:
