@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import psutil
 import pytest
@@ -85,13 +84,19 @@ def test_sut_that_cannot_start_fails_every_test_fast(pytester: pytest.Pytester,
 def test_plugins_start_nothing_unless_asked(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """The plugins load for the project's own tests too: a test that asks for no target starts no system."""
     monkeypatch.delenv("HARNESS_TARGET", raising=False)
-    pytester.makeconftest(PLUGINS)
+    report = pytester.path / "children.txt"
+    pytester.makeconftest(PLUGINS + f"""
+import psutil
+from fixtures.sut import SHARED_DIR_KEY
+
+
+def pytest_sessionfinish(session):
+    folder = session.config.stash[SHARED_DIR_KEY]
+    children = psutil.Process().children(recursive=True)
+    open({str(report)!r}, "w").write(f"{{len(children)}} {{(folder / 'sut.json').exists()}}")
+""")
     pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
-    before = {p.pid for p in psutil.process_iter()}
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "embedded reference system (pid" not in result.stdout.str()
-    started = [p for p in psutil.process_iter(["cmdline"]) if p.pid not in before
-               and "sut" in " ".join(p.info["cmdline"] or []).split()]
-    assert not started
-    assert not list(Path(pytester.path).glob("**/sut.json"))
+    assert report.read_text() == "0 False", "no child process and no system state"
