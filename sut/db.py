@@ -20,7 +20,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker, synonym
 
 
 def new_id() -> str:
@@ -257,24 +257,24 @@ class OutboxEvent(Base):
     # Made with the row: the opaque reference in every notification of this event, and the root from which each
     # delivery's idempotency key is derived, so a retry or a restarted worker sends the same key (BR-NOTIF-4).
     idempotency_key: Mapped[str] = mapped_column(String(36), default=new_id)
-    deliveries: Mapped[int | None] = mapped_column(Integer)  # how many the fan-out made of it
 
 
 class Delivery(Base):
     """One notification on one channel to one device or address: exactly once (BR-NOTIF-2, BR-NOTIF-4)."""
 
     __tablename__ = "deliveries"
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    # The id is the delivery's idempotency key, derived from its outbox event, recipient, channel and device: a
+    # retry or a restarted worker sends the same key, as apns-id and apns-collapse-id, FCM android.collapse_key,
+    # or the Idempotency-Key header of the SMS and e-mail gateways.
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
     bulk_job_id: Mapped[str | None] = mapped_column(String(36), index=True)
     message_id: Mapped[str] = mapped_column(String(36), index=True)
     subject_id: Mapped[str] = mapped_column(String(36))  # whose message: the recipient, or a child acted for
-    recipient_id: Mapped[str] = mapped_column(String(36), index=True)
+    recipient_id: Mapped[str] = mapped_column(String(36))
     channel: Mapped[str] = mapped_column(String(10))  # apns, fcm, sms, email
     device_id: Mapped[str | None] = mapped_column(String(36))
     address: Mapped[str] = mapped_column(String(300))  # token, phone or e-mail address
-    # Sent as apns-id and apns-collapse-id, FCM android.collapse_key, or the Idempotency-Key header.
-    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     state: Mapped[str] = mapped_column(String(20), default="queued")  # queued, sent, delivered, failed, pruned
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     reason: Mapped[str | None] = mapped_column(String(120))
@@ -283,6 +283,7 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
+    idempotency_key = synonym("id")
 
 
 class BulkJob(Base):

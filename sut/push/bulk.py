@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -25,9 +24,10 @@ from ..context import Context
 from ..db import BulkJob, CareRelation, CareUnit, Delivery, Message, OutboxEvent
 from ..problems import Problem
 from ..schemas import Uuid, problem_responses, uuid_path
+from .ids import new_ids
 
 log = logging.getLogger("sut.push")
-CHUNK = 2000
+CHUNK = 500  # per transaction: short write locks, so the fan-out's own writes never wait long
 
 
 class BulkSendRequest(BaseModel):
@@ -80,6 +80,8 @@ class BulkRunner:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        fanout = ctx.extras.get("push")
+        self.db = fanout.database.db if fanout is not None else ctx.db  # the fan-out's connections, if running
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-bulk")
         self.stopping = threading.Event()
 
@@ -95,14 +97,14 @@ class BulkRunner:
         if patient_ids is not None:
             for i in range(0, len(patient_ids), CHUNK):
                 chunk = patient_ids[i:i + CHUNK]
-                with self.ctx.db() as db:
+                with self.db() as db:
                     related = set(db.scalars(select(CareRelation.patient_id).where(
                         CareRelation.care_unit_id == unit, CareRelation.patient_id.in_(chunk))))
                 yield [p for p in chunk if p in related], sum(1 for p in chunk if p not in related)
             return
         last = ""
         while True:
-            with self.ctx.db() as db:
+            with self.db() as db:
                 chunk = list(db.scalars(select(CareRelation.patient_id).where(
                     CareRelation.care_unit_id == unit, CareRelation.patient_id > last)
                     .order_by(CareRelation.patient_id).limit(CHUNK)))
@@ -113,24 +115,25 @@ class BulkRunner:
 
     def _run(self, job_id: str, sender_name: str, subject: str, body: str, patient_ids: list[str] | None) -> None:
         try:
-            with self.ctx.db() as db:
+            with self.db() as db:
                 unit = db.get(BulkJob, job_id).care_unit_id  # type: ignore[union-attr]
             for patients, refused in self._chunks(unit, patient_ids):
                 if self.stopping.is_set():
                     self._close(job_id, "interrupted", "the system stopped")
                     return
                 now = clock.now()
-                messages = [{"id": str(uuid.uuid4()), "patient_id": p, "care_unit_id": unit,
+                ids = new_ids(2 * len(patients))
+                messages = [{"id": ids[2 * i], "patient_id": p, "care_unit_id": unit,
                              "sender_name": sender_name, "subject": subject, "body": body, "created_at": now,
-                             "read_at": None, "hidden": False} for p in patients]
-                with self.ctx.db() as db:  # a message and its outbox event in one transaction, a chunk at a time
+                             "read_at": None, "hidden": False} for i, p in enumerate(patients)]
+                with self.db() as db:  # a message and its outbox event in one transaction, a chunk at a time
                     conn = db.connection()
                     if messages:
                         conn.execute(insert(Message), messages)
                         conn.execute(insert(OutboxEvent), [
                             {"kind": "message.created", "message_id": m["id"], "patient_id": m["patient_id"],
                              "created_at": now, "state": "pending", "bulk_job_id": job_id,
-                             "idempotency_key": str(uuid.uuid4())} for m in messages])
+                             "idempotency_key": ids[2 * i + 1]} for i, m in enumerate(messages)])
                     conn.execute(update(BulkJob).where(BulkJob.id == job_id).values(
                         accepted=BulkJob.accepted + len(messages), rejected=BulkJob.rejected + refused))
                 fanout = self.ctx.extras.get("push")
@@ -142,7 +145,7 @@ class BulkRunner:
             self._close(job_id, "failed", type(exc).__name__)
 
     def _close(self, job_id: str, state: str, error: str | None) -> None:
-        with self.ctx.db() as db:
+        with self.db() as db:
             db.execute(update(BulkJob).where(BulkJob.id == job_id).values(state=state, error=error,
                                                                           finished_at=clock.now()))
 

@@ -201,27 +201,29 @@ def create_push_control(ctx: Context) -> APIRouter:
             db.add(staff)
             taken = set(db.scalars(select(Person.personnummer)))
             numbers = cohort_numbers(body.count, taken, now.date())
-            persons, settings, consents, devices, relations = [], [], [], [], []
-            ios = 0
-            for i, (number, born) in enumerate(numbers):
-                pid = str(uuid.uuid4())
-                platform = "ios" if rng.random() < body.ios_share else "android"
-                ios += platform == "ios"
-                persons.append({"id": pid, "personnummer": number, "given_name": "Test", "family_name": f"Utskick{i}",
-                                "birth_date": born, "region_code": region.code, "deceased": False,
-                                "protected_identity": False, "address": "Testgatan 1, 123 45 Teststad",
-                                "email": None, "phone": None, "role": "push-cohort"})
-                settings.append({"owner_id": pid, "subject_id": pid, "push": True, "sms": False, "email": False,
-                                 "updated_at": now})
-                consents.append({"id": str(uuid.uuid4()), "person_id": pid, "purpose": "push",
-                                 "text_version": CONSENT_TEXT_VERSION, "granted_at": now, "withdrawn_at": None})
-                devices.extend(_device_rows(pid, [platform], now))
-                relations.append({"care_unit_id": unit.id, "patient_id": pid})
+            del taken
             conn = db.connection()
-            for model, rows in ((Person, persons), (NotificationSetting, settings), (Consent, consents),
-                                (Device, devices), (CareRelation, relations)):
-                for i in range(0, len(rows), 5000):
-                    conn.execute(insert(model), rows[i:i + 5000])
+            ios = 0
+            for start in range(0, body.count, 5000):  # in chunks, so 100,000 patients fit in little memory
+                persons, settings, consents, devices, relations = [], [], [], [], []
+                for i, (number, born) in enumerate(numbers[start:start + 5000], start=start):
+                    pid = str(uuid.uuid4())
+                    platform = "ios" if rng.random() < body.ios_share else "android"
+                    ios += platform == "ios"
+                    persons.append({"id": pid, "personnummer": number, "given_name": "Test",
+                                    "family_name": f"Utskick{i}", "birth_date": born, "region_code": region.code,
+                                    "deceased": False, "protected_identity": False,
+                                    "address": "Testgatan 1, 123 45 Teststad", "email": None, "phone": None,
+                                    "role": "push-cohort"})
+                    settings.append({"owner_id": pid, "subject_id": pid, "push": True, "sms": False,
+                                     "email": False, "updated_at": now})
+                    consents.append({"id": str(uuid.uuid4()), "person_id": pid, "purpose": "push",
+                                     "text_version": CONSENT_TEXT_VERSION, "granted_at": now, "withdrawn_at": None})
+                    devices.extend(_device_rows(pid, [platform], now))
+                    relations.append({"care_unit_id": unit.id, "patient_id": pid})
+                for model, rows in ((Person, persons), (NotificationSetting, settings), (Consent, consents),
+                                    (Device, devices), (CareRelation, relations)):
+                    conn.execute(insert(model), rows)
             return {"care_unit_id": unit.id, "staff_hsa_id": staff.hsa_id, "patients": body.count, "ios": ios,
                     "android": body.count - ios}
 
@@ -239,7 +241,7 @@ def create_push_control(ctx: Context) -> APIRouter:
             rows = db.scalars(query).all()
             return {"deliveries": [{
                 "id": d.id, "message_id": d.message_id, "subject_id": d.subject_id, "recipient_id": d.recipient_id,
-                "channel": d.channel, "device_id": d.device_id, "address": d.address, "key": d.idempotency_key,
+                "channel": d.channel, "device_id": d.device_id, "address": d.address, "key": d.id,
                 "state": d.state, "attempts": d.attempts, "reason": d.reason, "provider_id": d.provider_id,
                 "enqueued_at": clock.as_utc(d.enqueued_at).timestamp(),
                 "sent_at": clock.as_utc(d.sent_at).timestamp() if d.sent_at else None,
@@ -249,7 +251,7 @@ def create_push_control(ctx: Context) -> APIRouter:
     def timings(bulk_job_id: str) -> dict:
         """Compact columns for the benchmark: key, channel, state and enqueue time of every delivery of a job."""
         with ctx.db() as db:
-            rows = db.execute(select(Delivery.idempotency_key, Delivery.channel, Delivery.state,
+            rows = db.execute(select(Delivery.id, Delivery.channel, Delivery.state,
                                      Delivery.enqueued_at, OutboxEvent.created_at)
                               .join(OutboxEvent, OutboxEvent.id == Delivery.outbox_id)
                               .where(Delivery.bulk_job_id == bulk_job_id)).all()

@@ -14,12 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from .. import clock, faults
 from ..auth import OMBUD_MAX_AGE, age_on
 from ..db import Consent, Device, Guardianship, Message, NotificationSetting, Person
+from .ids import name_id
 from .payload import Notice
 
 # Delivery keys are UUIDv5 under this namespace: the same event, recipient, channel and device always give the
@@ -60,7 +61,7 @@ DEFAULT_CHANNELS = _Channels(push=False, sms=True, email=False)  # as Notificati
 
 
 def delivery_key(event_key: str, recipient_id: str, channel: str, device_or_address: str) -> str:
-    return str(uuid.uuid5(KEY_NAMESPACE, f"{event_key}|{recipient_id}|{channel}|{device_or_address}"))
+    return name_id(KEY_NAMESPACE, f"{event_key}|{recipient_id}|{channel}|{device_or_address}")
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
@@ -68,12 +69,33 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
         yield items[i:i + size]
 
 
-def _persons(db: Session, ids: set[str]) -> dict[str, tuple[date, bool, str | None, str | None]]:
-    found: dict[str, tuple[date, bool, str | None, str | None]] = {}
+@dataclass(frozen=True, slots=True)
+class _Person:
+    born: date
+    deceased: bool
+    phone: str | None
+    email: str | None
+    own: _Channels  # the person's choices for their own messages
+    consented: bool  # a push consent, not withdrawn
+
+
+def _people(db: Session, ids: Iterable[str]) -> dict[str, _Person]:
+    """Persons with their own channel settings and push consent, in one query per chunk."""
+    consent = (select(Consent.id).where(Consent.person_id == Person.id, Consent.purpose == "push",
+                                        Consent.withdrawn_at.is_(None)).exists())
+    found: dict[str, _Person] = {}
     for chunk in _chunks(sorted(ids)):
-        for row in db.execute(select(Person.id, Person.birth_date, Person.deceased, Person.phone, Person.email)
-                              .where(Person.id.in_(chunk))):
-            found[row.id] = (row.birth_date, row.deceased, row.phone, row.email)
+        query = (select(Person.id, Person.birth_date, Person.deceased, Person.phone, Person.email,
+                        NotificationSetting.push, NotificationSetting.sms,
+                        NotificationSetting.email.label("email_on"), consent.label("consented"))
+                 .outerjoin(NotificationSetting, and_(NotificationSetting.owner_id == Person.id,
+                                                      NotificationSetting.subject_id == Person.id))
+                 .where(Person.id.in_(chunk)))
+        for row in db.execute(query):
+            own = (DEFAULT_CHANNELS if row.push is None
+                   else _Channels(bool(row.push), bool(row.sms), bool(row.email_on)))
+            found[row.id] = _Person(row.birth_date, bool(row.deceased), row.phone, row.email, own,
+                                    bool(row.consented))
     return found
 
 
@@ -82,31 +104,30 @@ def resolve(db: Session, events: Sequence[Event]) -> list[Target]:
     if not events:
         return []
     today = clock.now().date()
-    patients = _persons(db, {e.patient_id for e in events})
+    patients = _people(db, {e.patient_id for e in events})
     # BR-NOTIF-2: guardians are told of a child's messages only while the child is under 13 (ombud age).
     guardian_age = ADULT_AGE if faults.active("push-guardian-of-teen") else OMBUD_MAX_AGE
-    children = [pid for pid, (born, *_rest) in patients.items() if age_on(born, today) < guardian_age]
+    children = sorted(pid for pid, p in patients.items() if age_on(p.born, today) < guardian_age)
     guardians: dict[str, list[str]] = defaultdict(list)
     for chunk in _chunks(children):
         for row in db.execute(select(Guardianship.child_id, Guardianship.guardian_id)
                               .where(Guardianship.child_id.in_(chunk)).order_by(Guardianship.guardian_id)):
             guardians[row.child_id].append(row.guardian_id)
     guardian_ids = {g for gs in guardians.values() for g in gs}
-    persons = {**patients, **_persons(db, guardian_ids - patients.keys())}
-    owners = sorted(persons)
-    subjects = sorted(patients)
-    settings: dict[tuple[str, str], _Channels] = {}
-    consented: set[str] = set()
-    devices: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    include_pruned = faults.active("push-to-pruned-token")
-    for chunk in _chunks(owners):
+    persons = {**patients, **_people(db, guardian_ids - patients.keys())}
+    # A guardian's own choices for each child (BR-NOTIF-2): by owner only, the few rows filtered here.
+    for_child: dict[tuple[str, str], _Channels] = {}
+    for chunk in _chunks(sorted(guardian_ids)):
         for row in db.execute(select(NotificationSetting.owner_id, NotificationSetting.subject_id,
                                      NotificationSetting.push, NotificationSetting.sms, NotificationSetting.email)
-                              .where(NotificationSetting.owner_id.in_(chunk),
-                                     NotificationSetting.subject_id.in_(subjects))):
-            settings[(row.owner_id, row.subject_id)] = _Channels(bool(row.push), bool(row.sms), bool(row.email))
-        consented.update(db.scalars(select(Consent.person_id).where(
-            Consent.person_id.in_(chunk), Consent.purpose == "push", Consent.withdrawn_at.is_(None))))
+                              .where(NotificationSetting.owner_id.in_(chunk))):
+            if row.subject_id in guardians:
+                for_child[(row.owner_id, row.subject_id)] = _Channels(bool(row.push), bool(row.sms),
+                                                                      bool(row.email))
+    devices: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    include_pruned = faults.active("push-to-pruned-token")
+    wants_push = sorted(pid for pid, p in persons.items() if p.consented and not p.deceased)
+    for chunk in _chunks(wants_push):
         query = select(Device.id, Device.person_id, Device.provider, Device.token, Device.active,
                        Device.deactivated_reason).where(Device.person_id.in_(chunk)).order_by(Device.registered_at)
         for row in db.execute(query):
@@ -118,26 +139,26 @@ def resolve(db: Session, events: Sequence[Event]) -> list[Target]:
         for chunk in _chunks(sorted({e.message_id for e in events})):
             subjects_of_messages.update(db.execute(select(Message.id, Message.subject)
                                                    .where(Message.id.in_(chunk))).tuples().all())
+    sms_always = faults.active("sms-when-disabled")
     targets: list[Target] = []
     for event in events:
-        patient = persons.get(event.patient_id)
-        if patient is None:
+        if event.patient_id not in persons:
             continue
         subject = subjects_of_messages.get(event.message_id)
         recipients = [(event.patient_id, None)] + [(g, event.patient_id) for g in guardians.get(event.patient_id, [])]
         for owner, proxy_for in recipients:
-            _born, deceased, phone, email = persons.get(owner, (today, True, None, None))
-            if deceased:
+            person = persons.get(owner)
+            if person is None or person.deceased:
                 continue
+            chosen = person.own if proxy_for is None else for_child.get((owner, proxy_for), DEFAULT_CHANNELS)
             notice = Notice(event.message_id, event.idempotency_key, proxy_for, subject)
-            chosen = settings.get((owner, event.patient_id), DEFAULT_CHANNELS)
             wanted: list[tuple[str, str | None, str]] = []
-            if chosen.push and owner in consented:
+            if chosen.push and person.consented:
                 wanted += [(provider, device_id, token) for device_id, provider, token in devices.get(owner, [])]
-            if phone and (chosen.sms or faults.active("sms-when-disabled")):
-                wanted.append(("sms", None, phone))
-            if email and chosen.email:
-                wanted.append(("email", None, email))
+            if person.phone and (chosen.sms or sms_always):
+                wanted.append(("sms", None, person.phone))
+            if person.email and chosen.email:
+                wanted.append(("email", None, person.email))
             for channel, device_id, address in wanted:
                 key = delivery_key(event.idempotency_key, owner, channel, device_id or address)
                 targets.append(Target(event, notice, owner, channel, device_id, address, key))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -134,6 +135,9 @@ async def run(config: dict[str, Any]) -> None:
 
 
 def main() -> int:
+    # The records kept for inspection are many, long-lived and free of cycles: scanning them again and again in
+    # the cyclic collector's older generations costs throughput and buys nothing.
+    gc.set_threshold(50_000, 50, 100)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     line = sys.stdin.readline()

@@ -11,18 +11,38 @@ Rejected requests keep their status and reason.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import Counter, defaultdict
 from typing import Any
 
 
+def _add(index: dict[str, Any], name: str, seq: int) -> None:
+    """index[name] holds one seq as an int, several as a list: most devices and messages have one request."""
+    found = index.get(name)
+    if found is None:
+        index[name] = seq
+    elif isinstance(found, int):
+        index[name] = [found, seq]
+    else:
+        found.append(seq)
+
+
+def _seqs(index: dict[str, Any], name: str) -> list[int]:
+    found = index.get(name)
+    return [] if found is None else [found] if isinstance(found, int) else list(found)
+
+
 class Record:
+    """One request as received. Kept small (slots, interned header values, a flat header tuple): a benchmark
+    keeps 100,000 of them."""
+
     __slots__ = ("body", "connection", "headers", "key", "message_id", "outcome", "reason", "received_mono",
                  "received_wall", "ref", "seq", "status", "token")
 
     def __init__(self, seq: int, token: str, key: str | None, ref: str | None, message_id: str | None,
                  status: int, reason: str | None, outcome: str, received_wall: float, received_mono: float,
-                 connection: int | None, headers: dict[str, str], body: bytes) -> None:
+                 connection: int | None, headers: tuple[str, ...], body: bytes) -> None:
         self.seq, self.token, self.key, self.ref, self.message_id = seq, token, key, ref, message_id
         self.status, self.reason, self.outcome = status, reason, outcome
         self.received_wall, self.received_mono, self.connection = received_wall, received_mono, connection
@@ -33,11 +53,21 @@ class Record:
             payload: Any = json.loads(self.body) if self.body else None
         except ValueError:
             payload = self.body.decode("utf-8", "replace")
+        headers = dict(zip(self.headers[::2], self.headers[1::2], strict=True))
         return {"seq": self.seq, "token": self.token, "key": self.key, "ref": self.ref,
                 "message_id": self.message_id, "status": self.status, "reason": self.reason,
                 "outcome": self.outcome, "received_wall": self.received_wall, "received_mono": self.received_mono,
-                "connection": self.connection, "headers": self.headers, "payload": payload,
+                "connection": self.connection, "headers": headers, "payload": payload,
                 "payload_bytes": len(self.body)}
+
+
+def flat_headers(headers: dict[str, str], key: str | None) -> tuple[str, ...]:
+    """Header names and values as one flat tuple; repeated values interned, the key's own string reused."""
+    out: list[str] = []
+    for name, value in headers.items():
+        out.append(sys.intern(name))
+        out.append(key if value == key and key is not None else sys.intern(value) if len(value) < 40 else value)
+    return tuple(out)
 
 
 class Store:
@@ -47,10 +77,10 @@ class Store:
 
     def reset(self) -> None:
         self.records: list[Record] = []
-        self.by_token: dict[str, list[int]] = defaultdict(list)
-        self.by_message: dict[str, list[int]] = defaultdict(list)
-        self.accepted_keys: dict[tuple[str, str], int] = {}  # (token, key) -> seq of the first acceptance
-        self.delivered_refs: set[tuple[str, str]] = set()
+        self.by_token: dict[str, Any] = {}
+        self.by_message: dict[str, Any] = {}
+        self.accepted_keys: dict[str, int] = {}  # idempotency key -> seq of its first acceptance
+        self.refs: dict[str, Any] = {}  # token -> the reference (or set of references) delivered to it
         self.outcomes: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.reasons: Counter[str] = Counter()
@@ -58,34 +88,47 @@ class Store:
 
     def seen_key(self, token: str, key: str | None) -> Record | None:
         """The earlier accepted request with this idempotency key for this device, if any (for a replay)."""
-        if key is None:
+        seq = self.accepted_keys.get(key) if key is not None else None
+        if seq is None or self.records[seq].token != token:
             return None
-        seq = self.accepted_keys.get((token, key))
-        return self.records[seq] if seq is not None else None
+        return self.records[seq]
+
+    def _ref_seen(self, token: str, ref: str) -> bool:
+        found = self.refs.get(token)
+        if found is None:
+            self.refs[token] = ref
+            return False
+        if isinstance(found, str):
+            if found == ref:
+                return True
+            self.refs[token] = {found, ref}
+            return False
+        if ref in found:
+            return True
+        found.add(ref)
+        return False
 
     def add(self, *, token: str, key: str | None, ref: str | None, message_id: str | None, status: int,
             reason: str | None, received_wall: float, received_mono: float, connection: int | None = None,
             headers: dict[str, str] | None = None, body: bytes = b"") -> Record:
         seq = len(self.records)
         if 200 <= status < 300:
-            if key is not None and (token, key) in self.accepted_keys:
+            if self.seen_key(token, key) is not None:
                 outcome = "replay"
-            elif ref is not None and (token, ref) in self.delivered_refs:
+            elif ref is not None and self._ref_seen(token, ref):
                 outcome = "duplicate"
             else:
                 outcome = "delivered"
             if key is not None:
-                self.accepted_keys.setdefault((token, key), seq)
-            if ref is not None:
-                self.delivered_refs.add((token, ref))
+                self.accepted_keys.setdefault(key, seq)
         else:
             outcome = "rejected"
         record = Record(seq, token, key, ref, message_id, status, reason, outcome, received_wall, received_mono,
-                        connection, headers or {}, body)
+                        connection, flat_headers(headers or {}, key), body)
         self.records.append(record)
-        self.by_token[token].append(seq)
+        _add(self.by_token, token, seq)
         if message_id:
-            self.by_message[message_id].append(seq)
+            _add(self.by_message, message_id, seq)
         self.outcomes[outcome] += 1
         self.statuses[status] += 1
         if reason:
@@ -119,10 +162,10 @@ class Store:
                 "deliveries": [r.view() for r in shown]}
 
     def device(self, token: str, limit: int | None = None) -> dict[str, Any]:
-        return {"token": token, **self._group(self.by_token.get(token, []), limit)}
+        return {"token": token, **self._group(_seqs(self.by_token, token), limit)}
 
     def message(self, message_id: str) -> dict[str, Any]:
-        seqs = self.by_message.get(message_id, [])
+        seqs = _seqs(self.by_message, message_id)
         per_device: dict[str, Counter[str]] = defaultdict(Counter)
         for s in seqs:
             per_device[self.records[s].token][self.records[s].outcome] += 1
@@ -133,9 +176,9 @@ class Store:
                message_id: str | None = None, outcome: str | None = None, offset: int = 0,
                limit: int = 1000) -> list[dict[str, Any]]:
         if token is not None:
-            pool = [self.records[s] for s in self.by_token.get(token, [])]
+            pool = [self.records[s] for s in _seqs(self.by_token, token)]
         elif message_id is not None:
-            pool = [self.records[s] for s in self.by_message.get(message_id, [])]
+            pool = [self.records[s] for s in _seqs(self.by_message, message_id)]
         else:
             pool = self.records
         chosen = [r for r in pool if (key is None or r.key == key) and (ref is None or r.ref == ref)
@@ -143,8 +186,7 @@ class Store:
         return [r.view() for r in chosen[offset:offset + limit]]
 
     def timings(self) -> dict[str, list]:
-        """Compact columns for benchmarks: key, device, outcome and receive time of every accepted request."""
+        """Compact columns for benchmarks: key, outcome and receive time of every accepted request."""
         accepted = [r for r in self.records if r.outcome != "rejected"]
-        return {"key": [r.key for r in accepted], "token": [r.token for r in accepted],
-                "ref": [r.ref for r in accepted], "outcome": [r.outcome for r in accepted],
+        return {"key": [r.key for r in accepted], "outcome": [r.outcome for r in accepted],
                 "received_wall": [r.received_wall for r in accepted]}
