@@ -36,6 +36,13 @@ def sut(session: nox.Session) -> None:
     session.run("python", "-m", "sut", "--test-mode", "--log-level", "INFO", *session.posargs)
 
 
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Push fan-out benchmark: one bulk send to 10,000 and 100,000 devices (python -m sut.bench)."""
+    _install(session)
+    session.run("python", "-m", "sut.bench", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff over the whole project."""
