@@ -33,7 +33,7 @@ from ..db import (
 )
 from ..problems import Problem
 
-CONSENT_TEXT_VERSION = "2025-1"
+CONSENT_TEXT_VERSION = "1.0"
 
 
 class DevicesRequest(BaseModel):
