@@ -41,6 +41,7 @@ class DevicesRequest(BaseModel):
     person_id: str = Field(min_length=36, max_length=36)
     count: int = Field(1, ge=1, le=1000)
     platform: Literal["ios", "android", "mixed"] = "ios"
+    tokens: list[str] | None = Field(None, description="explicit tokens (any text: to test the providers' checks)")
     consent: bool = True  # grant a push consent (BR-NOTIF-1)
     push: bool | None = True  # turn push on in the person's own setting (None: leave it)
     sms: bool | None = None
@@ -130,6 +131,11 @@ def create_push_control(ctx: Context) -> APIRouter:
             if db.get(Person, body.person_id) is None:
                 raise Problem(404, "No such person.")
             rows = _device_rows(body.person_id, platforms, now)
+            if body.tokens is not None:
+                if len(body.tokens) != body.count:
+                    raise Problem(422, "Give one token per device.")
+                for row, token in zip(rows, body.tokens, strict=True):
+                    row["token"] = token
             db.connection().execute(insert(Device), rows)
             if body.consent:
                 db.add(Consent(person_id=body.person_id, purpose="push", text_version=CONSENT_TEXT_VERSION,

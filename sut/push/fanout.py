@@ -455,6 +455,8 @@ class Fanout:
                                                Delivery.delivered_at)), updates)
             at = clock.now()
             for i in range(0, len(receipts), 500):
+                # A report can beat the provider's own answer to us: the send happened, so it counts as an attempt.
                 conn.execute(update(Delivery).where(Delivery.id.in_(receipts[i:i + 500]),
                                                     Delivery.state.in_(("queued", "sent")))
-                             .values(state="delivered", delivered_at=at))
+                             .values(state="delivered", delivered_at=at,
+                                     attempts=case((Delivery.attempts < 1, 1), else_=Delivery.attempts)))

@@ -225,7 +225,7 @@ class H2ClientProtocol(asyncio.Protocol):
                 return await stream.future
             finally:
                 timer.cancel()
-                if not stream.future.done():
+                if stream_id in self.streams:  # still open: the caller gave up (a cancelled task cancels the future)
                     self._cancel(stream_id)
         finally:
             self.active -= 1

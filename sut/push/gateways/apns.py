@@ -1,8 +1,8 @@
 """The fake APNs: HTTP/2 over TLS, token-based auth (ES256 JWT), answers as Apple documents them.
 
-Checks the provider token (signature, key id, team, age; too frequent renewals), the headers (apns-topic,
-apns-push-type, apns-priority, apns-expiration, apns-id, apns-collapse-id), the device token's format and the
-payload size (4 KB), then applies the fault knobs. 200 with apns-id; 400/403/413/429/500/503 with a reason;
+Checks the headers (apns-topic, apns-push-type, apns-priority, apns-expiration, apns-id, apns-collapse-id), the
+device token's format and the payload size (4 KB), then the provider token (signature, key id, team, age; too
+frequent renewals), then applies the fault knobs. 200 with apns-id; 400/403/413/429/500/503 with a reason;
 410 with a timestamp.
 """
 
@@ -95,9 +95,6 @@ class FakeApns:
             return self._reject(request, token, apns_id, 405, "MethodNotAllowed")
         if not request.path.startswith("/3/device/"):
             return self._reject(request, token, apns_id, 404, "BadPath")
-        problem = self._provider_token(headers.get("authorization"))
-        if problem:
-            return self._reject(request, token, apns_id, problem[0], problem[1])
         topic = headers.get("apns-topic")
         if topic is None:
             return self._reject(request, token, apns_id, 400, "MissingTopic")
@@ -127,6 +124,9 @@ class FakeApns:
                 raise ValueError("no aps dictionary")
         except ValueError:
             return self._reject(request, token, apns_id, 400, "PayloadEmpty")
+        problem = self._provider_token(headers.get("authorization"))
+        if problem:
+            return self._reject(request, token, apns_id, problem[0], problem[1])
         decision = self.knobs.decide(token)
         if decision.kind == "unregistered":
             return self._reject(request, token, apns_id, 410, "Unregistered", delay=decision.delay,

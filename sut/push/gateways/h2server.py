@@ -45,19 +45,20 @@ Handler = Callable[[Request], Response]
 
 
 class ConnectionStats:
-    __slots__ = ("closed", "id", "open", "opened_wall", "peak", "requests")
+    __slots__ = ("closed", "id", "open", "opened_wall", "peak", "requests", "violations")
 
     def __init__(self, connection_id: int) -> None:
         self.id = connection_id
         self.open = 0
-        self.peak = 0
+        self.peak = 0  # most streams open at once since the connection opened or the limit was last set
         self.requests = 0
+        self.violations = 0  # streams opened beyond the advertised limit (the connection is then closed)
         self.opened_wall = time.time()
         self.closed = False
 
     def view(self) -> dict:
         return {"id": self.id, "open_streams": self.open, "peak_streams": self.peak, "requests": self.requests,
-                "closed": self.closed}
+                "violations": self.violations, "closed": self.closed}
 
 
 class H2Server:
@@ -78,6 +79,7 @@ class H2Server:
         self.max_streams = value
         for protocol in list(self.protocols):
             protocol.update_limit(value)
+            protocol.stats.peak = protocol.stats.open  # a new limit starts a new observation
 
     def reset_stats(self) -> None:
         self.stats = [s for s in self.stats if not s.closed]
@@ -159,7 +161,9 @@ class H2ServerProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             events = self.conn.receive_data(data)
-        except h2exceptions.ProtocolError:
+        except h2exceptions.ProtocolError as exc:
+            if isinstance(exc, h2exceptions.TooManyStreamsError):
+                self.stats.violations += 1  # the client ignored SETTINGS_MAX_CONCURRENT_STREAMS
             self._flush()  # h2 has queued the GOAWAY
             if self.transport:
                 self.transport.close()
