@@ -14,6 +14,8 @@ fan-out's responsiveness.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import sys
@@ -21,6 +23,7 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,8 @@ class Result:
     duplicated: int
     replays: int
     failed: int
+    messages_written_s: float  # the bulk job writing the N messages and outbox events
+    load_before: float  # the machine's one-minute load average as the run began (other work skews figures)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
 
 
@@ -138,6 +143,7 @@ def run_once(devices: int, ios_share: float, workers: int | None, timeout: float
             token = _staff_token(http, seeded["staff_hsa_id"])
             gateways.post("/reset").raise_for_status()
             print("  sending one bulk notification ...", flush=True)
+            load = os.getloadavg()[0]
             started = time.time()
             created = http.post("/staff/v1/bulk-sends", headers={"authorization": f"Bearer {token}"},
                                 json={"subject": "Påminnelse", "body": "Dags för vaccination.", "all_patients": True})
@@ -155,7 +161,10 @@ def run_once(devices: int, ios_share: float, workers: int | None, timeout: float
                 time.sleep(0.2)
             else:
                 print(f"  not settled after {timeout:.0f} s: {json.dumps(status)}", file=sys.stderr)
-            sent = http.get("/_sut/push/timings", params={"bulk_job_id": job_id}).json()
+            rss.sample()
+            peaks = dict(rss.peaks)  # the system's own peak, before the measurement's extraction below
+            sent = list(csv.DictReader(io.StringIO(http.get("/_sut/push/timings",
+                                                            params={"bulk_job_id": job_id}).text)))
             received: dict[str, float] = {}
             duplicated = replays = 0
             last_receive = started
@@ -164,25 +173,22 @@ def run_once(devices: int, ios_share: float, workers: int | None, timeout: float
                 duplicated += summary["duplicates"]
                 replays += summary["replays"]
                 last_receive = max(last_receive, summary["last_received_wall"] or started)
-                timings = gateways.get(f"/{gw}/timings").json()
-                for key, wall, outcome in zip(timings["key"], timings["received_wall"], timings["outcome"],
-                                              strict=True):
-                    if outcome == "delivered" and key not in received:
-                        received[key] = wall
-            rss.sample()
-        peaks = dict(rss.peaks)
-    latency = [(received[k] - e) * 1000 for k, e in zip(sent["key"], sent["enqueued_at"], strict=True)
-               if k in received]
-    outbox = [(received[k] - c) * 1000 for k, c in zip(sent["key"], sent["outbox_created_at"], strict=True)
-              if k in received]
-    expected = set(sent["key"])
+                for row in csv.DictReader(io.StringIO(gateways.get(f"/{gw}/timings").text)):
+                    if row["outcome"] == "delivered" and row["key"] not in received:
+                        received[row["key"]] = float(row["received_wall"])
+    latency = [(received[r["key"]] - float(r["enqueued_at"])) * 1000 for r in sent if r["key"] in received]
+    outbox = [(received[r["key"]] - float(r["outbox_created_at"])) * 1000 for r in sent if r["key"] in received]
+    expected = {r["key"] for r in sent}
     lost = len(expected - received.keys()) + max(0, devices - len(expected))
     seconds = last_receive - started
     return Result(devices=devices, ios=seeded["ios"], android=seeded["android"], deliveries=len(received),
                   seconds_total=round(seconds, 2), deliveries_per_s=round(len(received) / seconds, 1) if seconds else 0,
                   latency_ms=_percentiles(latency), outbox_to_gateway_ms=_percentiles(outbox), lost=lost,
                   duplicated=duplicated, replays=replays,
-                  failed=sum(1 for s in sent["state"] if s in {"failed", "pruned"}),
+                  failed=sum(1 for r in sent if r["state"] in {"failed", "pruned"}),
+                  messages_written_s=round((datetime.fromisoformat(status["finished_at"])
+                                            - datetime.fromisoformat(status["created_at"])).total_seconds(), 2)
+                  if status.get("finished_at") else -1, load_before=round(load, 2),
                   peak_rss_mb={k: round(v, 1) for k, v in peaks.items()})
 
 
@@ -201,6 +207,8 @@ def report(result: Result) -> str:
         f"(includes waiting behind the burst)",
         f"  lost {result.lost}, duplicated {result.duplicated} (replays collapsed by key: {result.replays}), "
         f"failed or pruned {result.failed}",
+        f"  bulk job wrote the {result.devices:,} messages in {result.messages_written_s:.1f} s; "
+        f"load average before the run {result.load_before:.2f}",
         "  peak RSS                " + ", ".join(f"{k} {v:.0f} MB" for k, v in result.peak_rss_mb.items())
         + f"; total {total_rss:.0f} MB (target < {TARGETS['rss_mb']} MB)",
     ]

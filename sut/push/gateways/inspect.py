@@ -5,7 +5,7 @@ Per gateway (apns, fcm, sms, email):
   GET  /{gw}/deliveries?token=&key=&ref=&message_id=&outcome=&offset=&limit=
   GET  /{gw}/devices/{token}            one device (token or address): counts, timing, every request
   GET  /{gw}/messages/{message_id}      one message: counts per device, every request
-  GET  /{gw}/timings                    compact columns for benchmarks
+  GET  /{gw}/timings                    CSV for benchmarks: key, outcome, receive time
   GET  /{gw}/connections                HTTP/2 connections and their peak concurrent streams
   GET|PUT|PATCH /{gw}/knobs             fault knobs (PUT replaces, PATCH merges top-level keys)
   POST /{gw}/reset                      forget what was received; knobs back to their start values
@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .h2server import H2Server
@@ -92,8 +92,8 @@ def create_inspect_app(gateways: dict[str, Gateway], ca_pem: str, extras: dict[s
     async def message(request: Request) -> JSONResponse:
         return JSONResponse(gateway(request).store.message(request.path_params["message_id"]))
 
-    async def timings(request: Request) -> JSONResponse:
-        return JSONResponse(gateway(request).store.timings())
+    async def timings(request: Request) -> StreamingResponse:
+        return StreamingResponse(gateway(request).store.timings_csv(), media_type="text/csv")
 
     async def connections(request: Request) -> JSONResponse:
         g = gateway(request)
