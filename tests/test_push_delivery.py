@@ -180,13 +180,17 @@ def test_guardian_is_notified_of_a_child_under_13_per_own_settings_not_of_a_teen
 def test_sms_and_email_only_where_turned_on(
         new_person: Callable[[str], dict[str, Any]], gateways: GatewayInspector, push: PushControl,
         staff_for: Callable[[str], httpx.Client]) -> None:
-    push_only, sms_default, email_too = (new_person("adult") for _ in range(3))
+    push_only, sms_default, email_too, no_consent = (new_person("adult") for _ in range(4))
     push.add_devices(push_only["id"], platform="android", sms=False)
     push.set_setting(email_too["id"], push=False, sms=True, email=True)
-    messages = {p["id"]: send(staff_for(p["id"]), p["id"]) for p in (push_only, sms_default, email_too)}
+    # Push switched on but no consent given (or it was withdrawn): no push (BR-NOTIF-1, GDPR art. 7).
+    push.add_devices(no_consent["id"], platform="ios", consent=False, sms=False, email=True)
+    people = (push_only, sms_default, email_too, no_consent)
+    messages = {p["id"]: send(staff_for(p["id"]), p["id"]) for p in people}
     channels = {pid: sorted(r["channel"] for r in push.settled(expected=1, message_id=mid))
                 for pid, mid in messages.items()}
-    assert channels == {push_only["id"]: ["fcm"], sms_default["id"]: ["sms"], email_too["id"]: ["email", "sms"]}
+    assert channels == {push_only["id"]: ["fcm"], sms_default["id"]: ["sms"], email_too["id"]: ["email", "sms"],
+                        no_consent["id"]: ["email"]}
     sms_rows = push.deliveries(message_id=messages[sms_default["id"]])
     phone = sms_rows[0]["address"]  # a number from the range set aside for fiction: others may share it
     gateways.wait_device("sms", phone)

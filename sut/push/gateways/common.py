@@ -40,9 +40,16 @@ class Receipts:
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
 
+    MAX_PENDING = 200_000  # a backend that takes no reports for long loses the oldest, not our memory
+    MAX_TRIES = 3  # a batch refused three times is dropped (a report is a courtesy; the send already counted)
+
     def add(self, gateway: str, key: str | None) -> None:
         if self.url and key:
             self.pending.append({"gateway": gateway, "key": key, "at": time.time()})
+            if len(self.pending) > self.MAX_PENDING:
+                dropped = len(self.pending) - self.MAX_PENDING
+                del self.pending[:dropped]
+                self.failed += dropped
 
     def start(self) -> None:
         if self.url:
@@ -59,18 +66,23 @@ class Receipts:
         response.raise_for_status()
 
     async def _run(self) -> None:
+        tries = 0
         while True:
             await asyncio.sleep(self.interval)
             while self.pending:
-                reports, self.pending = self.pending[:self.batch], self.pending[self.batch:]
+                reports = self.pending[:self.batch]
                 try:
                     await self._post(reports)
-                    self.sent += len(reports)
                 except (httpx.HTTPError, OSError) as exc:
-                    # The backend may be stopping; a report is a courtesy, the send itself already counted.
+                    tries += 1
+                    log.info("delivery reports not taken (try %d): %s", tries, exc)
+                    if tries < self.MAX_TRIES:
+                        break  # the backend may be busy or stopping: try again at the next interval
                     self.failed += len(reports)
-                    log.info("delivery reports not taken: %s", exc)
-                    break
+                else:
+                    self.sent += len(reports)
+                tries = 0
+                del self.pending[:len(reports)]
 
     async def close(self) -> None:
         if self._task is not None:

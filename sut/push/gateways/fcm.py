@@ -8,11 +8,11 @@ QUOTA_EXCEEDED (429 with retry-after), UNAVAILABLE (503), INTERNAL (500).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
 import time
-import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -44,7 +44,6 @@ class FakeFcm:
         self.store, self.knobs, self.receipts = store, knobs, receipts
         self.access_tokens: dict[str, float] = {}  # token -> expiry (wall clock)
         self.tokens_issued = 0
-        self.names: dict[tuple[str, str], str] = {}
 
     def __call__(self, request: Request) -> Response:
         if request.path == "/token" and request.method == "POST":
@@ -123,12 +122,10 @@ class FakeFcm:
                                 status=200, reason=None, received_wall=request.received_wall,
                                 received_mono=request.received_mono, connection=request.connection_id,
                                 headers={"content-type": request.headers.get("content-type", "")}, body=request.body)
-        # A retry with the same collapse key gets the same message name back (the idempotent answer).
-        name_key = (token, key or str(record.seq))
-        name = self.names.get(name_key)
-        if name is None:
-            name = f"projects/{self.project}/messages/0:{int(record.received_wall * 1000)}%{uuid.uuid4().hex[:16]}"
-            self.names[name_key] = name
+        # A retry with the same collapse key gets the same message name back (the idempotent answer): the name is
+        # made from the token and key, so nothing needs storing per message.
+        seed = f"{token}|{key}" if key else f"{token}|{record.seq}"
+        name = f"projects/{self.project}/messages/0:{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
         if record.outcome == "delivered" and self.knobs.model.receipts:
             self.receipts.add("fcm", key)
         return _json(200, {"name": name}, decision.delay)
