@@ -55,6 +55,14 @@ def reason(response: httpx.Response) -> str:
     return response.json()["reason"]
 
 
+def test_ready_line_lists_the_gateways(sut: SutProcess) -> None:
+    urls = sut.urls
+    assert urls["apns"].startswith("https://127.0.0.1:") and urls["fcm"].startswith("https://127.0.0.1:")
+    for name in ("sms", "email", "gateway_inspect"):
+        assert urls[name].startswith("http://127.0.0.1:"), name
+    assert len({urls[n] for n in ("apns", "fcm", "sms", "email", "gateway_inspect")}) == 5  # a port each
+
+
 @pytest.mark.req("BR-NOTIF-3", "BR-NOTIF-4")
 def test_fake_apns_checks_what_apple_checks(apns: httpx.Client) -> None:
     missing_topic = apns_post(apns, drop=("apns-topic",))

@@ -41,7 +41,7 @@ async def start_gateways(ctx: Context) -> Stop:
     knobs = json.loads(ctx.settings.gateway_knobs) if ctx.settings.gateway_knobs else {}
     process = GatewayProcess()
     config = {
-        "host": ctx.settings.host if ctx.settings.host != "localhost" else "127.0.0.1",
+        "host": "127.0.0.1",  # the fakes are the backend's own neighbours: always IPv4 loopback
         "pki": {"ca_pem": str(pki.ca_pem), "cert_pem": str(pki.cert_pem), "key_pem": str(pki.key_pem)},
         "apns_public_key": apns_public, "apns_key_id": info.apns_key_id, "apns_team_id": info.apns_team_id,
         "apns_topic": APNS_TOPIC, "fcm_public_key": fcm_public, "fcm_project": FCM_PROJECT,
