@@ -238,7 +238,7 @@ def test_bulk_send_notifies_every_patient_of_the_unit_once(
         done = poll(lambda: staff.get(f"{STAFF}/bulk-sends/{named.json()['job_id']}").json(),
                     lambda s: s["state"] == "done", what="named bulk send done")
         assert (done["total"], done["accepted"], done["rejected"]) == (2, 1, 1)
-        # Input is checked: one selection, at most 1,000 named patients, and only one's own unit's jobs.
+        # Input is checked: one selection, at most 500 named patients, and only one's own unit's jobs.
         assert staff.post(f"{STAFF}/bulk-sends", json={"subject": "x", "body": "y"}).status_code == 422
         assert staff.post(f"{STAFF}/bulk-sends", json={"subject": "x", "body": "y", "all_patients": True,
                                                        "patient_ids": [str(uuid.uuid4())]}).status_code == 422
