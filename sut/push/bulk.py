@@ -184,7 +184,7 @@ def create_bulk_router(ctx: Context) -> APIRouter:
         return found
 
     @router.post("/bulk-sends", response_model=BulkSendAccepted, status_code=202, operation_id="createBulkSend",
-                 responses={**problem_responses(401, 403, 413, 422, 429),
+                 responses={**problem_responses(400, 401, 403, 413, 422, 429),
                             202: {"description": "Accepted: the messages are written in the background",
                                   "links": {"GetBulkSend": {"operationId": "getBulkSend",
                                                             "parameters": {"job_id": "$response.body#/job_id"}}}}})
