@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import FaultSwitch
 
 from harness.sut_process import SutProcess
 
@@ -68,3 +69,11 @@ def new_client(base_url: str, new_person: Callable[[str], dict[str, Any]]) -> It
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def faults(http: httpx.Client) -> Iterator[FaultSwitch]:
+    """Switch faults on at run time (``faults.on("idor-message")``); restored afterwards."""
+    switch = FaultSwitch(http)
+    yield switch
+    switch.off()

@@ -10,33 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+from support import FaultSwitch
 
 API = "/api/v1"
 STAFF = "/staff/v1"
 NewClient = Callable[..., tuple[httpx.Client, dict[str, Any]]]
 
 pytestmark = pytest.mark.xdist_group("faults")
-
-
-class FaultSwitch:
-    """Switch faults on, then back to what was on before (also in the finalizer)."""
-
-    def __init__(self, http: httpx.Client) -> None:
-        self.http = http
-        self.before: list[str] = http.get("/_sut/faults").json()["active"]
-
-    def on(self, *names: str) -> None:
-        assert self.http.put("/_sut/faults", json={"active": sorted({*self.before, *names})}).status_code == 200
-
-    def off(self) -> None:
-        assert self.http.put("/_sut/faults", json={"active": self.before}).status_code == 200
-
-
-@pytest.fixture
-def faults(http: httpx.Client) -> Iterator[FaultSwitch]:
-    switch = FaultSwitch(http)
-    yield switch
-    switch.off()
 
 
 @pytest.fixture

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from support import FaultSwitch
 
 API = "/api/v1"
 NewClient = Callable[..., tuple[httpx.Client, dict[str, Any]]]
@@ -61,27 +62,6 @@ def advance(http: httpx.Client, seconds: float) -> None:
 
 def b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-
-class FaultSwitch:
-    """Faults are global to the running system: switch on, then back to what was on before."""
-
-    def __init__(self, http: httpx.Client) -> None:
-        self.http = http
-        self.before: list[str] = http.get("/_sut/faults").json()["active"]
-
-    def on(self, *names: str) -> None:
-        assert self.http.put("/_sut/faults", json={"active": sorted({*self.before, *names})}).status_code == 200
-
-    def off(self) -> None:
-        assert self.http.put("/_sut/faults", json={"active": self.before}).status_code == 200
-
-
-@pytest.fixture
-def faults(http: httpx.Client) -> Iterator[FaultSwitch]:
-    switch = FaultSwitch(http)
-    yield switch
-    switch.off()
 
 
 # --- who may log in (BR-ID-1) -------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import FaultSwitch
 
 from harness.sut_process import SutProcess
 from sut.push.inspector import GatewayInspector, PushControl
@@ -20,30 +21,9 @@ STAFF = "/staff/v1"
 pytestmark = pytest.mark.xdist_group("faults")
 
 
-class FaultSwitch:
-    """Switch faults on, then back to what was on before (also in the finalizer)."""
-
-    def __init__(self, http: httpx.Client) -> None:
-        self.http = http
-        self.before: list[str] = http.get("/_sut/faults").json()["active"]
-
-    def on(self, *names: str) -> None:
-        assert self.http.put("/_sut/faults", json={"active": sorted({*self.before, *names})}).status_code == 200
-
-    def off(self) -> None:
-        assert self.http.put("/_sut/faults", json={"active": self.before}).status_code == 200
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _fresh_limits(sut: SutProcess) -> None:
     assert httpx.post(sut.urls["control"] + "/reset", timeout=10).status_code == 200
-
-
-@pytest.fixture
-def faults(http: httpx.Client) -> Iterator[FaultSwitch]:
-    switch = FaultSwitch(http)
-    yield switch
-    switch.off()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import reset_keeping_faults
 from web_support import BROWSER_UA, SESSION_COOKIE, WebUser, login_via_idp, set_cookies
 
 
@@ -14,9 +15,7 @@ from web_support import BROWSER_UA, SESSION_COOKIE, WebUser, login_via_idp, set_
 def _fresh_login_limit(http: httpx.Client) -> None:
     """The IdP allows 20 logins a minute per address (BR-SEC-1) and every test here logs in from 127.0.0.1: start
     each test with a fresh limit (and clock) through the control API, keeping the faults that are switched on."""
-    active = http.get("/_sut/faults").json()["active"]
-    assert http.post("/_sut/reset").status_code == 200
-    assert http.put("/_sut/faults", json={"active": active}).status_code == 200
+    reset_keeping_faults(http)
 
 
 @pytest.fixture
@@ -49,19 +48,6 @@ def new_web_user(new_person: Callable[[str], dict[str, Any]],
 
 
 @pytest.fixture
-def faults(http: httpx.Client) -> Iterator[Callable[..., None]]:
-    """Switch faults on at run time; whatever was active before is restored afterwards."""
-    before = http.get("/_sut/faults").json()["active"]
-
-    def switch(*names: str) -> None:
-        response = http.put("/_sut/faults", json={"active": sorted({*before, *names})})
-        assert response.status_code == 200, response.text
-
-    yield switch
-    assert http.put("/_sut/faults", json={"active": before}).status_code == 200
-
-
-@pytest.fixture
 def advance_clock(http: httpx.Client) -> Iterator[Callable[[float], None]]:
     """Move the system's clock forward; reset it (and the rest the control API resets) afterwards."""
     moved: list[float] = []  # the clock only moves forward; the control API's reset brings it back
@@ -73,6 +59,4 @@ def advance_clock(http: httpx.Client) -> Iterator[Callable[[float], None]]:
 
     yield advance
     if moved:
-        active = http.get("/_sut/faults").json()["active"]
-        assert http.post("/_sut/reset").status_code == 200
-        assert http.put("/_sut/faults", json={"active": active}).status_code == 200
+        reset_keeping_faults(http)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from support import reset_keeping_faults
 from web_support import (
     APP_UA,
     BROWSER_UA,
@@ -46,9 +47,7 @@ AGENTS = {"browser": BROWSER_UA, "app": APP_UA}
 def guardian(sut: SutProcess) -> Iterator[WebUser]:
     """One guardian logged in for the read-only checks of this module (the other tests make their own users)."""
     with httpx.Client(base_url=sut.urls["base"], timeout=10, follow_redirects=False) as client:
-        active = client.get("/_sut/faults").json()["active"]
-        client.post("/_sut/reset")  # a fresh login limit; then the faults as they were
-        client.put("/_sut/faults", json={"active": active})
+        reset_keeping_faults(client)  # a fresh login limit
         person = client.post("/_sut/persons", json={"role": "guardian"}).json()
         callback, _ = login_via_idp(client, person["personnummer"])
         assert callback.status_code == 303, callback.text[:300]
