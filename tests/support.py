@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 
@@ -28,3 +30,24 @@ class FaultSwitch:
     def off(self) -> None:
         assert self.http.put("/_sut/faults", json={"active": self.before}).status_code == 200
 
+
+
+def staff_token(http: httpx.Client, hsa_id: str) -> str:
+    """An access token for a staff member (simulated SITHS login at the IdP)."""
+    code = http.post("/idp/api/staff-login", json={"hsa_id": hsa_id})
+    assert code.status_code == 200, code.text
+    tokens = http.post("/idp/token", data={"grant_type": "authorization_code", "code": code.json()["code"]})
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()["access_token"]
+
+
+def problem(response: httpx.Response, status: int, type_: str | None = None) -> dict[str, Any]:
+    """Assert an RFC 9457 problem+json answer of ``status`` (and ``type``); return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert {"type", "title", "status", "detail"} <= body.keys() and body["status"] == status
+    assert "traceback" not in body and "Traceback" not in response.text  # BR-SEC-1: no stack traces
+    if type_:
+        assert body["type"] == type_
+    return body

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import problem
 
 from harness.sut_process import SutProcess
 
@@ -19,15 +20,6 @@ API = "/api/v1"
 NewClient = Callable[..., tuple[httpx.Client, dict[str, Any]]]
 BODY_OPERATIONS = [("PUT", "/notification-settings"), ("PUT", "/devices/installation-0001"), ("POST", "/consents"),
                    ("POST", "/sso/tickets")]
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert {"type", "title", "status", "detail"} <= body.keys() and body["status"] == status
-    assert "traceback" not in body and "Traceback" not in response.text
-    return body
 
 
 @pytest.fixture

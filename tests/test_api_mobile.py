@@ -11,19 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from support import problem
 
 API = "/api/v1"
 NewClient = Callable[..., tuple[httpx.Client, dict[str, Any]]]
-
-
-def problem(response: httpx.Response, status: int, type_: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status
-    if type_:
-        assert body["type"] == type_
-    return body
 
 
 def apns_token() -> str:

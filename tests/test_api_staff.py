@@ -8,20 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from support import problem, staff_token
 
 API = "/api/v1"
 STAFF = "/staff/v1"
 NewClient = Callable[..., tuple[httpx.Client, dict[str, Any]]]
 StaffClient = Callable[[str], httpx.Client]
-
-
-def problem(response: httpx.Response, status: int, type_: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    if type_:
-        assert body["type"] == type_
-    return body
 
 
 @pytest.fixture
@@ -31,11 +23,8 @@ def staff_client(http: httpx.Client, base_url: str) -> Iterator[StaffClient]:
 
     def make(care_unit: str) -> httpx.Client:
         staff = http.get("/_sut/staff", params={"care_unit": care_unit}).json()[0]
-        code = http.post("/idp/api/staff-login", json={"hsa_id": staff["hsa_id"]})
-        assert code.status_code == 200, code.text
-        tokens = http.post("/idp/token", data={"grant_type": "authorization_code", "code": code.json()["code"]})
-        client = httpx.Client(base_url=base_url, timeout=10,
-                              headers={"Authorization": f"Bearer {tokens.json()['access_token']}"})
+        token = staff_token(http, staff["hsa_id"])
+        client = httpx.Client(base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {token}"})
         clients.append(client)
         return client
 

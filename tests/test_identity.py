@@ -12,20 +12,11 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from support import FaultSwitch
+from support import FaultSwitch, problem
 
 API = "/api/v1"
 NewClient = Callable[..., tuple[httpx.Client, dict[str, Any]]]
 NewPerson = Callable[[str], dict[str, Any]]
-
-
-def problem(response: httpx.Response, status: int, type_: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    if type_:
-        assert body["type"] == type_
-    return body
 
 
 def luhn_digit(nine: str) -> str:

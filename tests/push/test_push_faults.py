@@ -6,56 +6,17 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from support import FaultSwitch
 
-from harness.sut_process import SutProcess
 from sut.push.inspector import GatewayInspector, PushControl
 
 STAFF = "/staff/v1"
 
 pytestmark = pytest.mark.xdist_group("faults")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_limits(sut: SutProcess) -> None:
-    assert httpx.post(sut.urls["control"] + "/reset", timeout=10).status_code == 200
-
-
-@pytest.fixture
-def gateways(sut: SutProcess) -> Iterator[GatewayInspector]:
-    with GatewayInspector(sut.urls["gateway_inspect"]) as inspector:
-        yield inspector
-
-
-@pytest.fixture
-def push(http: httpx.Client) -> PushControl:
-    return PushControl(http)
-
-
-@pytest.fixture(scope="module")
-def _staff_tokens() -> dict[str, str]:
-    return {}
-
-
-@pytest.fixture
-def send(http: httpx.Client, push: PushControl, _staff_tokens: dict[str, str]) -> Callable[..., str]:
-    def _send(patient_id: str, subject: str = "Påminnelse") -> str:
-        hsa_id = push.care_staff(patient_id)[0]["hsa_id"]
-        if hsa_id not in _staff_tokens:
-            code = http.post("/idp/api/staff-login", json={"hsa_id": hsa_id}).json()["code"]
-            _staff_tokens[hsa_id] = http.post("/idp/token", data={"grant_type": "authorization_code",
-                                                                  "code": code}).json()["access_token"]
-        response = http.post(f"{STAFF}/messages", headers={"Authorization": f"Bearer {_staff_tokens[hsa_id]}"},
-                             json={"patient_id": patient_id, "subject": subject, "body": "Hej!"})
-        assert response.status_code == 201, response.text
-        return response.json()["id"]
-
-    return _send
 
 
 @pytest.fixture

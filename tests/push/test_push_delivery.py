@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import staff_token
 
 from harness.sut_process import SutProcess
 from sut.push.control import fcm_token
@@ -30,35 +31,14 @@ DEEP_LINK = re.compile(r"^1177-appen://inbox/messages/(?P<id>[0-9a-f-]{36})(\?ac
 NewClient = Callable[..., tuple[httpx.Client, dict[str, Any]]]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_limits(sut: SutProcess) -> None:
-    """A fresh login allowance: this module logs in patients and staff (the limit is per client address)."""
-    assert httpx.post(sut.urls["control"] + "/reset", timeout=10).status_code == 200
-
-
-@pytest.fixture
-def gateways(sut: SutProcess) -> Iterator[GatewayInspector]:
-    with GatewayInspector(sut.urls["gateway_inspect"]) as inspector:
-        yield inspector
-
-
-@pytest.fixture
-def push(http: httpx.Client) -> PushControl:
-    return PushControl(http)
-
-
 @pytest.fixture
 def staff_for(http: httpx.Client, base_url: str, push: PushControl) -> Iterator[Callable[[str], httpx.Client]]:
     """A logged-in staff client of a care unit that has a care relation with the patient."""
     clients: list[httpx.Client] = []
 
     def make(patient_id: str) -> httpx.Client:
-        hsa_id = push.care_staff(patient_id)[0]["hsa_id"]
-        code = http.post("/idp/api/staff-login", json={"hsa_id": hsa_id})
-        assert code.status_code == 200, code.text
-        tokens = http.post("/idp/token", data={"grant_type": "authorization_code", "code": code.json()["code"]})
-        client = httpx.Client(base_url=base_url, timeout=10,
-                              headers={"Authorization": f"Bearer {tokens.json()['access_token']}"})
+        token = staff_token(http, push.care_staff(patient_id)[0]["hsa_id"])
+        client = httpx.Client(base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {token}"})
         clients.append(client)
         return client
 
