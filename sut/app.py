@@ -6,8 +6,10 @@ import logging
 import time
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import problems
@@ -19,6 +21,7 @@ from .mobile import create_mobile_api
 from .push.metrics import create_metrics_router
 from .staff import create_staff_api
 from .web import create_web_router
+from .webapp.session import error_page
 
 access_log = logging.getLogger("sut.access")
 
@@ -53,6 +56,15 @@ def create_app(ctx: Context) -> FastAPI:
     app = FastAPI(title="1177 reference system", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = ctx
     problems.install(app)
+    api_not_found = app.exception_handlers[StarletteHTTPException]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _page_not_found(request: Request, exc: StarletteHTTPException) -> Response:
+        """A browser asking for a page that does not exist gets a Swedish HTML page, API clients problem+json."""
+        if "text/html" in request.headers.get("accept", ""):
+            return error_page(request, problems.Problem(exc.status_code, str(exc.detail)))
+        return await api_not_found(request, exc)
+
     app.mount("/api/v1", create_mobile_api(ctx))
     app.mount("/staff/v1", create_staff_api(ctx))
     app.mount("/idp", create_idp(ctx))

@@ -164,3 +164,11 @@ def test_the_region_page_sends_a_joined_user_to_the_start(new_web_user: Callable
 def test_welcome_page_is_not_part_of_a_clean_login(new_web_user: Callable[..., Any]) -> None:
     user = new_web_user("adult")
     assert all(urlsplit(r.headers.get("location", "")).path != "/welcome" for r in user.trace)
+
+
+def test_unknown_page_is_a_swedish_html_page_for_browsers_and_problem_json_for_clients(http: httpx.Client) -> None:
+    page = http.get("/finns-inte", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert 'lang="sv"' in page.text and "Sidan finns inte" in page.text
+    api = http.get("/finns-inte", headers={"Accept": "application/json"})
+    assert api.status_code == 404 and api.headers["content-type"].startswith("application/problem+json")
