@@ -6,7 +6,7 @@ import hashlib
 import json
 import threading
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -14,6 +14,7 @@ from .db import AuditRecord
 
 GENESIS = "0" * 64
 _lock = threading.Lock()  # one writer at a time keeps the chain linear
+_PG_LOCK_KEY = 1177_0001  # the advisory lock of the audit chain's appender on PostgreSQL
 
 _FIELDS = ("seq", "at", "actor_kind", "actor_id", "subject_id", "role", "action", "resource_type",
            "resource_id", "care_unit_id", "prev_hash")
@@ -29,6 +30,10 @@ def record(db: Session, *, actor_kind: str, actor_id: str, subject_id: str, role
            resource_type: str, resource_id: str | None = None, care_unit_id: str | None = None) -> None:
     """Append one record in its own short transaction, so a read is never served without its record."""
     with _lock:
+        if db.get_bind().dialect.name == "postgresql":
+            # Other processes may share a PostgreSQL database: one appender at a time across all of them too,
+            # until this transaction commits (the lock is the transaction's).
+            db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         last = db.execute(select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)).first()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         entry = AuditRecord(seq=seq, at=clock.now(), actor_kind=actor_kind, actor_id=actor_id,

@@ -4,6 +4,7 @@
 with N patients of one device each, sends one bulk notification, and waits until every delivery is settled. It
 prints deliveries/s, p50/p95/p99 from enqueue to the gateway's receipt (HdrHistogram), lost, duplicated, and the
 peak RSS of every process involved. A benchmark, not a test: it judges against the targets but never asserts.
+The system runs on SQLite unless ``SUT_DATABASE_URL`` names another database (PostgreSQL), which it then uses.
 
 Latency is taken per delivery from the moment the fan-out enqueued it (its Delivery row) to the moment the fake
 gateway received it, both on the machine's wall clock. The wait of the message itself in the outbox while a
@@ -30,6 +31,7 @@ from typing import Any
 import httpx
 import psutil
 from hdrh.histogram import HdrHistogram
+from sqlalchemy.engine import make_url
 
 from harness.sut_process import SutProcess
 
@@ -52,6 +54,7 @@ class Result:
     failed: int
     messages_written_s: float  # the bulk job writing the N messages and outbox events
     load_before: float  # the machine's one-minute load average as the run began (other work skews figures)
+    database: str = "sqlite"  # the system's database: SQLite (a fresh file) unless SUT_DATABASE_URL names another
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
 
 
@@ -129,6 +132,12 @@ def _staff_token(http: httpx.Client, hsa_id: str) -> str:
     return tokens.json()["access_token"]
 
 
+def database_backend() -> str:
+    """The database the system under benchmark uses: SQLite, or the backend SUT_DATABASE_URL names."""
+    url = os.environ.get("SUT_DATABASE_URL")
+    return make_url(url).get_backend_name() if url else "sqlite"
+
+
 def run_once(devices: int, ios_share: float, workers: int | None, timeout: float, log_dir: Path) -> Result:
     extra = ["--push-workers", str(workers)] if workers else []
     with SutProcess(log_path=log_dir / f"sut-{devices}.log", extra_args=extra, start_timeout=60) as sut:
@@ -188,7 +197,7 @@ def run_once(devices: int, ios_share: float, workers: int | None, timeout: float
                   failed=sum(1 for r in sent if r["state"] in {"failed", "pruned"}),
                   messages_written_s=round((datetime.fromisoformat(status["finished_at"])
                                             - datetime.fromisoformat(status["created_at"])).total_seconds(), 2)
-                  if status.get("finished_at") else -1, load_before=round(load, 2),
+                  if status.get("finished_at") else -1, load_before=round(load, 2), database=database_backend(),
                   peak_rss_mb={k: round(v, 1) for k, v in peaks.items()})
 
 
@@ -196,7 +205,8 @@ def report(result: Result) -> str:
     total_rss = sum(result.peak_rss_mb.values())
     lat, out = result.latency_ms, result.outbox_to_gateway_ms
     lines = [
-        f"N = {result.devices:,} devices ({result.ios:,} iOS / APNs, {result.android:,} Android / FCM)",
+        f"N = {result.devices:,} devices ({result.ios:,} iOS / APNs, {result.android:,} Android / FCM), "
+        f"database {result.database}",
         f"  deliveries accepted     {result.deliveries:,} in {result.seconds_total:.2f} s "
         f"(bulk call to last gateway receipt)",
         f"  throughput              {result.deliveries_per_s:,.0f} deliveries/s "

@@ -93,7 +93,8 @@ def create_idp(ctx: Context) -> FastAPI:
     def authorize_submit(request: Request, personnummer: Annotated[str, Form()] = "",
                          method: Annotated[str, Form()] = "bankid", client_id: Annotated[str, Form()] = "web",
                          redirect_uri: Annotated[str, Form()] = "/auth/callback",
-                         state: Annotated[str, Form()] = "", code_challenge: Annotated[str, Form()] = "") -> Response:
+                         state: Annotated[str, Form()] = "",
+                         code_challenge: Annotated[str, Form(max_length=128)] = "") -> Response:  # RFC 7636 4.2
         if redirect_uri not in REDIRECTS.get(client_id, ()) or method not in LOGIN_METHODS:
             raise Problem(400, "Unknown client, redirect URI or method.")
         hidden = {"client_id": client_id, "redirect_uri": redirect_uri, "state": state,

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -95,6 +96,15 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405 and (allowed := allowed_methods(request)):
             headers["Allow"] = allowed
         return problem_response(exc.status_code, detail, instance=request.url.path, headers=headers or None)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # Raised by PostgreSQL, never by SQLite, for a value it cannot hold: text with a NUL character, or text
+        # longer than its column. Bad input, so no 500 (BR-SEC-1); the value itself is not logged.
+        log.warning("refused a value the database cannot hold (%s) on %s %s", type(exc.orig).__name__,
+                    request.method, request.url.path)
+        return problem_response(422, "The request holds a value that cannot be stored (such as a NUL character).",
+                                instance=request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -164,7 +164,16 @@ def person_view(person: Person) -> dict[str, Any]:
 
 
 def seed_initial(db: Session, *, joined_regions: int, rng: random.Random) -> dict[str, list[str]]:
-    """The base data plus two persons of every role, so a person can click through at once."""
+    """The base data plus two persons of every role, so a person can click through at once.
+
+    A database kept from an earlier run (PostgreSQL, or SQLite in a given --data-dir) keeps its data: only which
+    regions have joined follows this run's setting."""
+    kept = {region.code: region for region in db.scalars(select(Region))}
+    if kept:
+        for i, (code, _) in enumerate(REGIONS):
+            if code in kept:
+                kept[code].joined = i < joined_regions
+        return {}
     seed_base(db, joined_regions=joined_regions, rng=rng)
     made: dict[str, list[str]] = {}
     if joined_regions == 0:
