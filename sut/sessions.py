@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import clock, faults, pnr
@@ -85,7 +85,11 @@ def exchange_code(ctx: Context, db: Session, code: str, code_verifier: str | Non
         raise Problem(400, "The code verifier does not match.", error="invalid_grant")
     if record.redirect_uri and redirect_uri != record.redirect_uri:
         raise Problem(400, "The redirect URI does not match.", error="invalid_grant")
-    record.used_at = now
+    # Claimed in one conditional write, so two requests racing with the same code cannot both win.
+    claimed = db.execute(update(AuthCode).where(AuthCode.hash == record.hash, AuthCode.used_at.is_(None))
+                         .values(used_at=now)).rowcount
+    if claimed != 1:
+        raise Problem(400, "The authorization code is not valid.", error="invalid_grant")
     session = AppSession(subject_kind=record.subject_kind, subject_id=record.subject_id, channel="app",
                          method=record.method, created_at=now, last_seen_at=now)
     db.add(session)
@@ -120,9 +124,15 @@ def refresh_tokens(ctx: Context, db: Session, refresh_token: str) -> TokenSet:
     if faults.active("refresh-token-reuse"):
         refresh = refresh_token  # the defect: the same refresh token is handed back and keeps working
     else:
-        if session.refresh_hash:
-            db.add(UsedRefreshToken(hash=session.refresh_hash, session_id=session.id))
-        refresh = _new_refresh(ctx, session)
+        refresh = new_secret()
+        # Rotated in one conditional write: of two requests racing with the same refresh token, one wins.
+        rotated = db.execute(update(AppSession).where(AppSession.id == session.id, AppSession.refresh_hash == hashed)
+                             .values(refresh_hash=digest(refresh), refresh_expires_at=now + timedelta(
+                                 seconds=ctx.settings.refresh_token_ttl))).rowcount
+        if rotated != 1:
+            raise Problem(400, "The refresh token has already been used.", error="invalid_grant")
+        db.add(UsedRefreshToken(hash=hashed, session_id=session.id))
+        db.refresh(session)
     return TokenSet(_access_token(ctx, session, db), refresh, ctx.settings.access_token_ttl, session.id)
 
 
@@ -153,7 +163,15 @@ def redeem_sso_ticket(ctx: Context, db: Session, ticket: str, audience: str) -> 
     if record.audience != audience:
         raise Problem(401, "The SSO ticket is for another service.", type_="urn:1177:problem:sso-ticket")
     check_session(ctx, db, record.app_session_id, touch=False)
-    record.used_at = now
+    if faults.active("sso-ticket-replay"):
+        record.used_at = now
+        return record
+    # Claimed in one conditional write, so a ticket replayed concurrently is still used only once.
+    claimed = db.execute(update(SsoTicket).where(SsoTicket.hash == record.hash, SsoTicket.used_at.is_(None))
+                         .values(used_at=now)).rowcount
+    if claimed != 1:
+        raise Problem(401, "The SSO ticket has already been used.", type_="urn:1177:problem:sso-ticket")
+    db.refresh(record)
     return record
 
 

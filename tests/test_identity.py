@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -242,3 +244,51 @@ def test_fault_sso_ticket_replay(new_client: NewClient, faults: FaultSwitch) -> 
     value = ticket(client)
     assert redeem(client, value).status_code == 303
     assert redeem(client, value).status_code == 401
+
+
+# --- one-time secrets stay one-time under concurrency (BR-ID-2, BR-ID-3) ------------------------------------------
+
+RACERS = 8
+
+
+def race(base_url: str, send: Callable[[httpx.Client], httpx.Response]) -> list[int]:
+    """The same request from RACERS clients at once (each its own connection); their status codes."""
+    barrier = threading.Barrier(RACERS)
+    clients = [httpx.Client(base_url=base_url, timeout=10, headers={"User-Agent": "1177-appen/3.2.0 (ios)"})
+               for _ in range(RACERS)]
+
+    def one(client: httpx.Client) -> int:
+        barrier.wait()
+        return send(client).status_code
+
+    try:
+        with ThreadPoolExecutor(RACERS) as pool:
+            return list(pool.map(one, clients))
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_a_code_raced_from_many_clients_is_exchanged_once(http: httpx.Client, new_person: NewPerson,
+                                                           base_url: str) -> None:
+    for _ in range(3):
+        code = login(http, new_person("adult")["personnummer"]).json()["code"]
+        statuses = race(base_url, lambda c, code=code: c.post(
+            "/idp/token", data={"grant_type": "authorization_code", "code": code}))
+        assert sorted(statuses) == [200] + [400] * (RACERS - 1), statuses
+
+
+def test_a_refresh_token_raced_from_many_clients_rotates_once(http: httpx.Client, new_person: NewPerson,
+                                                               base_url: str) -> None:
+    for _ in range(3):
+        token = tokens_for(http, new_person("adult")["personnummer"])["refresh_token"]
+        statuses = race(base_url, lambda c, token=token: refresh(c, token))
+        assert sorted(statuses) == [200] + [400] * (RACERS - 1), statuses
+
+
+def test_an_sso_ticket_raced_from_many_clients_is_redeemed_once(new_client: NewClient, base_url: str) -> None:
+    client, _ = new_client("adult")
+    for _ in range(3):
+        value = ticket(client)
+        statuses = race(base_url, lambda c, value=value: redeem(c, value))
+        assert sorted(statuses) == [303] + [401] * (RACERS - 1), statuses
