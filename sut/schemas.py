@@ -401,11 +401,16 @@ class PatientRef(BaseModel):
     patient_id: Uuid
 
 
+# Text of a message: no NUL character, which one database stores and another refuses; so the published schema
+# says what every storage accepts, and a schema-valid message is never refused later (in a bulk job, say).
+MESSAGE_TEXT = r"^[^\u0000]*$"
+
+
 class StaffMessageRequest(Request):
     patient_id: Uuid
-    subject: StrictStr = Field(min_length=1, max_length=200)
+    subject: StrictStr = Field(min_length=1, max_length=200, pattern=MESSAGE_TEXT)
     # 5,000 characters: even fully \u-escaped (12 bytes each) a valid body stays under the 64 KB limit.
-    body: StrictStr = Field(min_length=1, max_length=5_000)
+    body: StrictStr = Field(min_length=1, max_length=5_000, pattern=MESSAGE_TEXT)
 
 
 class StaffMessageCreated(BaseModel):

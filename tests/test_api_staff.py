@@ -139,3 +139,15 @@ def test_sends_are_rate_limited(new_client: NewClient, staff_client: StaffClient
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
     finally:
         assert http.post("/_sut/reset").status_code == 200  # other tests may use this staff member
+
+
+def test_message_text_with_a_nul_character_is_refused_by_the_schema(staff_client: StaffClient,
+                                                                    new_client: NewClient) -> None:
+    """Every storage accepts what the schema accepts: a NUL is refused up front, for one message and in bulk."""
+    patient, person = new_client("adult")
+    unit = staff_client(care_unit_of(patient))
+    for body in ({"patient_id": person["id"], "subject": "Provsvar", "body": "Hej\x00!"},
+                 {"patient_id": person["id"], "subject": "Prov\x00svar", "body": "Hej!"}):
+        problem(unit.post(f"{STAFF}/messages", json=body), 422)
+    problem(unit.post(f"{STAFF}/bulk-sends", json={"subject": "Påminnelse", "body": "Hej\x00!",
+                                                   "all_patients": True}), 422)

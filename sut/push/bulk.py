@@ -23,7 +23,7 @@ from ..auth import authenticate
 from ..context import Context
 from ..db import BulkJob, CareRelation, CareUnit, Delivery, Message, OutboxEvent
 from ..problems import Problem
-from ..schemas import Uuid, problem_responses, uuid_path
+from ..schemas import MESSAGE_TEXT, Uuid, problem_responses, uuid_path
 from .ids import new_ids
 
 log = logging.getLogger("sut.push")
@@ -32,9 +32,9 @@ CHUNK = 500  # per transaction: short write locks, so the fan-out's own writes n
 
 class _BulkSendBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    subject: StrictStr = Field(min_length=1, max_length=200)
+    subject: StrictStr = Field(min_length=1, max_length=200, pattern=MESSAGE_TEXT)
     # Short enough that every schema-valid body, even all escaped non-ASCII, stays under the 64 KB limit.
-    body: StrictStr = Field(min_length=1, max_length=2_000)
+    body: StrictStr = Field(min_length=1, max_length=2_000, pattern=MESSAGE_TEXT)
 
 
 class NamedPatientsBulkSend(_BulkSendBase):
