@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
+from .db import unit_of_work
 from .security import Keys
 
 
@@ -60,12 +61,5 @@ class Context:
     @contextmanager
     def db(self) -> Iterator[Session]:
         """A unit of work: commit on success, roll back on any error."""
-        session = self.sessions()
-        try:
+        with unit_of_work(self.sessions) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()

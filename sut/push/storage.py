@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..context import Context
-from ..db import make_engine
+from ..db import make_engine, unit_of_work
 
 CACHE_KIB = 32 * 1024
 
@@ -38,15 +38,8 @@ class PushDatabase:
     @contextmanager
     def db(self) -> Iterator[Session]:
         """A unit of work, as Context.db."""
-        session = self.sessions()
-        try:
+        with unit_of_work(self.sessions) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     def dispose(self) -> None:
         if self.own:
