@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -83,10 +82,9 @@ def test_faults_given_at_start_are_listed(tmp_path: Path) -> None:
 def test_start_failure_names_the_cause(tmp_path: Path) -> None:
     proc = SutProcess(log_path=tmp_path / "sut.log", env={"SUT_DATABASE_URL": "sqlite:////nonexistent/dir/x.db"},
                       start_timeout=30)
-    started = time.monotonic()
-    with pytest.raises(SutStartError, match="exited"):
+    # "exited with 1", not "not ready after 30 s": the failure is noticed when it happens, and its cause is named.
+    with pytest.raises(SutStartError, match=r"exited with 1(.|\n)*nonexistent|exited with 1(.|\n)*unable to open"):
         proc.start()
-    assert time.monotonic() - started < 30
     assert not proc.alive()
 
 
