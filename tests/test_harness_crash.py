@@ -16,6 +16,7 @@ PLUGINS = 'pytest_plugins = ["fixtures.target", "fixtures.sut", "fixtures.identi
 TESTS = """
 import os
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -32,11 +33,21 @@ def test_2_dies(target_up):
     os.killpg(target_up.shared.pid, signal.SIGKILL)
 
 
+def _after_the_kill():
+    # Under xdist these may start on the other worker before test_2 has killed the system: wait for it.
+    for _ in range(600):
+        if PID_FILE.exists():
+            return
+        time.sleep(0.05)
+
+
 def test_3_after(target_up):
+    _after_the_kill()
     httpx.get(target_up.urls["mobile_openapi"], timeout=10)
 
 
 def test_4_after(target_up):
+    _after_the_kill()
     httpx.get(target_up.urls["mobile_openapi"], timeout=10)
 """
 
