@@ -40,6 +40,7 @@ def sut(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Push fan-out benchmark: one bulk send to 10,000 and 100,000 devices (python -m sut.bench)."""
     _install(session)
+    session.install("-e", ".[postgres]")  # SUT_DATABASE_URL may name a PostgreSQL database
     session.run("python", "-m", "sut.bench", *session.posargs)
 
 
