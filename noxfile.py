@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import glob
+import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -15,6 +18,36 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHON = "3.11"
 
 
+def _which(command: str) -> str | None:
+    # Debian keeps the PostgreSQL server programs off PATH, in /usr/lib/postgresql/<version>/bin.
+    found = shutil.which(command)
+    for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin")):
+        found = found or (str(Path(folder, command)) if Path(folder, command).exists() else None)
+    return found
+
+
+def _need(session: nox.Session, package: str, *commands: str) -> None:
+    """System programs from Debian's packages: installed when missing and we are root, else named in an error."""
+    if all(_which(c) for c in commands):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        session.log(f"installing {package} (for {', '.join(commands)})")
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", package, external=True,
+                    env={"DEBIAN_FRONTEND": "noninteractive"})
+        return
+    session.error(f"{', '.join(commands)} not found: install the package {package!r} "
+                  f"(Debian: apt-get install {package}) and run again")
+
+
+def _allure(session: nox.Session) -> None:
+    """Allure 3 for the single-file report, from package-lock.json (npm; no Java)."""
+    _need(session, "nodejs", "node")
+    _need(session, "npm", "npm")
+    if not Path("node_modules/.bin/allure").exists():
+        session.run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", external=True)
+
+
 def _install(session: nox.Session, *groups: str) -> None:
     """The project (its run-time dependencies) plus dependency groups from pyproject.toml."""
     session.install("-e", ".")
@@ -25,6 +58,8 @@ def _install(session: nox.Session, *groups: str) -> None:
 @nox.session(python=PYTHON)
 def selftest(session: nox.Session) -> None:
     """The project's own tests: harness/, fixtures/ and the reference system in sut/."""
+    _need(session, "postgresql", "initdb", "pg_ctl")  # tests/postgres runs the system on a throwaway cluster
+    _allure(session)  # the report tests build a real report
     _install(session, "test")
     session.run("pytest", "-n", "2", "--dist", "loadgroup", *session.posargs)
 
@@ -102,7 +137,6 @@ def release(session: nox.Session) -> None:
     """Every layer that exists, deeper fuzzing, and the single-file Allure report in reports/<run>/."""
     layers = _layers()
     _install(session, *dict.fromkeys(layers.values()))
-    if not Path("node_modules/.bin/allure").exists():
-        session.run("npm", "ci", "--no-audit", "--no-fund", external=True)  # Allure 3 from package-lock.json
+    _allure(session)
     _run_suites(session, "release", [f"suites/{name}" for name in layers],
                 "--fuzz-budget", str(FUZZ_BUDGET_RELEASE), "--timeout", "900", html_report=True)
