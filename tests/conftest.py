@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import FaultSwitch
+from support import FaultSwitch, app_tokens
 
 from harness.sut_process import SutProcess
 
@@ -43,15 +43,6 @@ def new_person(http: httpx.Client) -> Callable[[str], dict[str, Any]]:
     return make
 
 
-def login(http: httpx.Client, personnummer: str, *, user_agent: str = "1177-appen/3.2.0 (ios)") -> dict[str, str]:
-    """Direct IdP flow: code, then tokens. Returns the token response."""
-    code = http.post("/idp/api/login", json={"personnummer": personnummer, "method": "bankid"})
-    assert code.status_code == 200, code.text
-    tokens = http.post("/idp/token", data={"grant_type": "authorization_code", "code": code.json()["code"]})
-    assert tokens.status_code == 200, tokens.text
-    return tokens.json()
-
-
 @pytest.fixture
 def new_client(base_url: str, new_person: Callable[[str], dict[str, Any]]) -> Iterator[Callable[..., Any]]:
     """A logged-in app client (bearer token, app user agent) for a fresh person of a role."""
@@ -61,7 +52,7 @@ def new_client(base_url: str, new_person: Callable[[str], dict[str, Any]]) -> It
         person = new_person(role)
         client = httpx.Client(base_url=base_url, timeout=10, headers={"User-Agent": user_agent})
         clients.append(client)
-        tokens = login(client, person["personnummer"])
+        tokens = app_tokens(client, person["personnummer"])
         client.headers["Authorization"] = f"Bearer {tokens['access_token']}"
         person["tokens"] = tokens
         return client, person

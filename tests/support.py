@@ -32,6 +32,15 @@ class FaultSwitch:
 
 
 
+def app_tokens(http: httpx.Client, personnummer: str) -> dict[str, Any]:
+    """The IdP's direct flow for a person: a code, then the token response (access and refresh token)."""
+    code = http.post("/idp/api/login", json={"personnummer": personnummer, "method": "bankid"})
+    assert code.status_code == 200, code.text
+    tokens = http.post("/idp/token", data={"grant_type": "authorization_code", "code": code.json()["code"]})
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
+
+
 def staff_token(http: httpx.Client, hsa_id: str) -> str:
     """An access token for a staff member (simulated SITHS login at the IdP)."""
     code = http.post("/idp/api/staff-login", json={"hsa_id": hsa_id})

@@ -14,7 +14,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from support import FaultSwitch, problem
+from support import FaultSwitch, app_tokens, problem
 
 API = "/api/v1"
 NewClient = Callable[..., tuple[httpx.Client, dict[str, Any]]]
@@ -31,14 +31,6 @@ def luhn_digit(nine: str) -> str:
 
 def login(http: httpx.Client, personnummer: str) -> httpx.Response:
     return http.post("/idp/api/login", json={"personnummer": personnummer, "method": "bankid"})
-
-
-def tokens_for(http: httpx.Client, personnummer: str) -> dict[str, Any]:
-    code = login(http, personnummer)
-    assert code.status_code == 200, code.text
-    response = http.post("/idp/token", data={"grant_type": "authorization_code", "code": code.json()["code"]})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def refresh(http: httpx.Client, token: str) -> httpx.Response:
@@ -85,7 +77,7 @@ def test_the_same_number_in_any_form_logs_in(http: httpx.Client, new_person: New
 # --- tokens and sessions (BR-ID-2) --------------------------------------------------------------------------------
 
 def test_access_token_is_short_lived_and_refresh_renews_it(http: httpx.Client, new_person: NewPerson) -> None:
-    tokens = tokens_for(http, new_person("adult")["personnummer"])
+    tokens = app_tokens(http, new_person("adult")["personnummer"])
     assert me(http, tokens["access_token"]).status_code == 200
     assert tokens["expires_in"] <= 900
     advance(http, tokens["expires_in"] + 1)
@@ -97,8 +89,8 @@ def test_access_token_is_short_lived_and_refresh_renews_it(http: httpx.Client, n
 
 def test_idle_timeout_ends_the_session_and_activity_keeps_it(http: httpx.Client, new_person: NewPerson) -> None:
     number = new_person("adult")["personnummer"]
-    active = tokens_for(http, number)
-    idle = tokens_for(http, number)
+    active = app_tokens(http, number)
+    idle = app_tokens(http, number)
     advance(http, 20 * 60)
     kept = refresh(http, active["refresh_token"])  # activity 20 minutes in
     assert kept.status_code == 200
@@ -112,7 +104,7 @@ def test_idle_timeout_ends_the_session_and_activity_keeps_it(http: httpx.Client,
 
 
 def test_refresh_tokens_rotate_and_a_reuse_revokes_the_session(http: httpx.Client, new_person: NewPerson) -> None:
-    tokens = tokens_for(http, new_person("adult")["personnummer"])
+    tokens = app_tokens(http, new_person("adult")["personnummer"])
     rotated = refresh(http, tokens["refresh_token"]).json()
     assert rotated["refresh_token"] != tokens["refresh_token"]
     assert me(http, rotated["access_token"]).status_code == 200
@@ -130,7 +122,7 @@ def test_logout_revokes_the_session(new_client: NewClient, http: httpx.Client) -
 
 def test_forged_tokens_are_refused(http: httpx.Client, new_person: NewPerson) -> None:
     victim = new_person("adult")
-    tokens = tokens_for(http, new_person("adult")["personnummer"])
+    tokens = app_tokens(http, new_person("adult")["personnummer"])
     header, payload, signature = tokens["access_token"].split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     forged = {
@@ -209,11 +201,11 @@ def test_fault_login_refusal_skipped(http: httpx.Client, new_person: NewPerson, 
 def test_fault_session_never_expires(http: httpx.Client, new_person: NewPerson, faults: FaultSwitch) -> None:
     number = new_person("adult")["personnummer"]
     faults.on("session-never-expires")
-    tokens = tokens_for(http, number)
+    tokens = app_tokens(http, number)
     advance(http, 31 * 60)
     assert refresh(http, tokens["refresh_token"]).status_code == 200  # the defect: idle 31 min, still alive
     faults.off()
-    tokens = tokens_for(http, number)
+    tokens = app_tokens(http, number)
     advance(http, 31 * 60)
     problem(refresh(http, tokens["refresh_token"]), 400)
 
@@ -222,13 +214,13 @@ def test_fault_session_never_expires(http: httpx.Client, new_person: NewPerson, 
 def test_fault_refresh_token_reuse(http: httpx.Client, new_person: NewPerson, faults: FaultSwitch) -> None:
     number = new_person("adult")["personnummer"]
     faults.on("refresh-token-reuse")
-    tokens = tokens_for(http, number)
+    tokens = app_tokens(http, number)
     first = refresh(http, tokens["refresh_token"])
     second = refresh(http, tokens["refresh_token"])
     assert first.status_code == second.status_code == 200  # the defect: the old token keeps working
     assert first.json()["refresh_token"] == tokens["refresh_token"]
     faults.off()
-    tokens = tokens_for(http, number)
+    tokens = app_tokens(http, number)
     assert refresh(http, tokens["refresh_token"]).status_code == 200
     problem(refresh(http, tokens["refresh_token"]), 400)
 
@@ -281,7 +273,7 @@ def test_a_code_raced_from_many_clients_is_exchanged_once(http: httpx.Client, ne
 def test_a_refresh_token_raced_from_many_clients_rotates_once(http: httpx.Client, new_person: NewPerson,
                                                                base_url: str) -> None:
     for _ in range(3):
-        token = tokens_for(http, new_person("adult")["personnummer"])["refresh_token"]
+        token = app_tokens(http, new_person("adult")["personnummer"])["refresh_token"]
         statuses = race(base_url, lambda c, token=token: refresh(c, token))
         assert sorted(statuses) == [200] + [400] * (RACERS - 1), statuses
 
