@@ -180,6 +180,23 @@ class AppSession(Base):
     refresh_expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(String(60))
+    # Web sessions only, kept here so they survive a restart and hold across server processes: whom the user acts
+    # for (BR-PROXY-1, checked again on every request), and the app session whose SSO ticket opened the session,
+    # whose logout ends it (BR-ID-3).
+    acting_for_id: Mapped[str | None] = mapped_column(String(36))
+    origin_session_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class WebLogin(Base):
+    """A web login under way from /login to /auth/callback (BR-ID-1): used once, within its lifetime."""
+
+    __tablename__ = "web_logins"
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The PKCE verifier is derived from the state and this salt: without the state (only its hash is here) the
+    # database does not give the verifier away.
+    verifier_salt: Mapped[str] = mapped_column(String(64))
+    next_path: Mapped[str] = mapped_column(String(500))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class UsedRefreshToken(Base):

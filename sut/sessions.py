@@ -175,12 +175,15 @@ def redeem_sso_ticket(ctx: Context, db: Session, ticket: str, audience: str) -> 
     return record
 
 
-def start_web_session(db: Session, person_id: str, method: str) -> tuple[AppSession, str]:
-    """A web session behind an opaque cookie; the cookie value is stored only as its hash."""
+def start_web_session(db: Session, person_id: str, method: str,
+                      origin_session_id: str | None = None) -> tuple[AppSession, str]:
+    """A web session behind an opaque cookie; the cookie value is stored only as its hash. One opened by SSO
+    remembers the app session it came from, whose logout ends it (BR-ID-3)."""
     now = clock.now()
     secret = new_secret()
     session = AppSession(subject_kind="person", subject_id=person_id, channel="web", method=method,
-                         created_at=now, last_seen_at=now, refresh_hash=digest(secret))
+                         created_at=now, last_seen_at=now, refresh_hash=digest(secret),
+                         origin_session_id=origin_session_id)
     db.add(session)
     db.flush()
     return session, secret

@@ -7,11 +7,9 @@ from fastapi import APIRouter
 from .context import Context
 from .webapp.auth import create_auth_router
 from .webapp.pages import create_pages_router
-from .webapp.session import web_state
 
 
 def create_web_router(ctx: Context) -> APIRouter:
-    web_state(ctx)  # the CSRF key and login state are made once, at start
     router = APIRouter(include_in_schema=False)
     router.include_router(create_auth_router(ctx))
     router.include_router(create_pages_router(ctx))

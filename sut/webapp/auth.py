@@ -27,10 +27,11 @@ from .session import (
     STATE_COOKIE,
     WebExit,
     WebRoute,
+    begin_login,
     cookie_args,
+    finish_login,
     safe_next,
     visit,
-    web_state,
 )
 
 LOGIN_STATE_ERROR = "urn:1177:problem:login-state"
@@ -67,12 +68,12 @@ def _signed_in(target: str, secret: str, *, person: Person) -> Response:
 
 def create_auth_router(ctx: Context) -> APIRouter:
     router = APIRouter(include_in_schema=False, route_class=WebRoute)
-    state_store = web_state(ctx)
 
     @router.get("/login")
     def login(request: Request, next: str = "/") -> Response:
         """Start the authorization code flow at the IdP with a fresh state and PKCE (BR-ID-1)."""
-        state, challenge = state_store.begin_login(next)
+        with ctx.db() as db:
+            state, challenge = begin_login(db, next)
         query = urlencode({"client_id": "web", "redirect_uri": CALLBACK, "state": state,
                            "code_challenge": challenge})
         response = RedirectResponse(f"/idp/authorize?{query}", status_code=303)
@@ -86,7 +87,8 @@ def create_auth_router(ctx: Context) -> APIRouter:
         expected = request.cookies.get(STATE_COOKIE, "")
         if not state or not expected or not hmac.compare_digest(state, expected):
             raise Problem(400, "The login state does not match.", type_=LOGIN_STATE_ERROR)
-        pending = state_store.finish_login(state)
+        with ctx.db() as db:  # claimed in its own transaction: a failed exchange below does not give it back
+            pending = finish_login(db, state)
         if pending is None or not code:
             raise Problem(400, "The login has expired or was not started here.", type_=LOGIN_STATE_ERROR)
         with ctx.db() as db:
@@ -131,9 +133,7 @@ def create_auth_router(ctx: Context) -> APIRouter:
             old = web_session(ctx, db, request.cookies.get(SESSION_COOKIE))
             if old is not None:  # a new login never inherits an old session (session fixation)
                 revoke(db, old, "replaced-by-sso")
-                state_store.forget(old.id)
-            web, secret = start_web_session(db, person.id, "sso")
-            state_store.link_sso(web.id, record.app_session_id)
+            _, secret = start_web_session(db, person.id, "sso", origin_session_id=record.app_session_id)
             target = _landing(db, person, safe_next(next))
         return _signed_in(target, secret, person=person)
 
@@ -147,7 +147,6 @@ def create_auth_router(ctx: Context) -> APIRouter:
             if v is not None:
                 v.require_csrf(csrf_token)
                 services.logout(db, v.principal)
-                state_store.forget(v.session.id)
         response = RedirectResponse("/logged-out", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
         return response

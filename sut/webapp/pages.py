@@ -15,7 +15,7 @@ from .. import services
 from ..auth import resolve_subject
 from ..context import Context
 from ..problems import Problem
-from .session import Visit, WebRoute, visit, web_state
+from .session import Visit, WebRoute, visit
 
 PUSH_CONSENT_VERSION = "push-sv-2026-01"
 AUDIT_ROWS_SHOWN = 200
@@ -64,7 +64,6 @@ def _checked(value: str | None) -> bool:
 
 def create_pages_router(ctx: Context) -> APIRouter:
     router = APIRouter(include_in_schema=False, route_class=WebRoute)
-    state = web_state(ctx)
 
     @router.get("/")
     def start(request: Request) -> Response:
@@ -238,7 +237,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
             v = visit(ctx, request, db)
             v.require_csrf(csrf_token)
             chosen = resolve_subject(db, v.person, None if subject == "self" else subject)  # 403 if not allowed
-            state.set_acting_for(v.session.id, chosen.person.id if chosen.role == "ombud" else None)
+            v.session.acting_for_id = chosen.person.id if chosen.role == "ombud" else None
         return RedirectResponse("/", status_code=303)
 
     # --- log extract, my data (BR-AUDIT-1, BR-GDPR-1) --------------------------------------------------------------

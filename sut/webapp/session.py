@@ -3,31 +3,34 @@
 A web session is an ``AppSession`` of channel "web" behind an opaque cookie (``sut/sessions.py``); it ends after
 30 idle minutes like the app's (BR-ID-2). Pages never trust the cookie alone for more than identity: whom one acts
 for is resolved again on every request (BR-PROXY-1), and every form carries a per-session CSRF token (BR-SEC-1).
+All of this lives in the database or is derived from the cookie, none in process memory: it survives a restart and
+holds when several server processes share one database.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from .. import services
+from .. import clock, services
 from ..auth import Principal, Subject, app_client, require_supported_app, resolve_subject
 from ..context import Context
-from ..db import AppSession, Person, Region
+from ..db import AppSession, Person, Region, WebLogin
 from ..problems import Problem
-from ..security import pkce_s256
+from ..security import digest, pkce_s256
 from ..sessions import revoke, web_session
 from ..templating import render
 
@@ -35,7 +38,6 @@ SESSION_COOKIE = "eservice_session"
 STATE_COOKIE = "login_state"
 CALLBACK = "/auth/callback"
 LOGIN_TTL = 600  # seconds a started login may take at the identity provider
-MAX_PENDING_LOGINS = 10_000  # bounds memory if someone starts logins and never finishes them
 REGION_PAGE = "/region-not-joined"
 APP_RENEW = "1177-appen://sso/renew"  # the app fetches a fresh ticket and posts it to /sso (BR-ID-3)
 
@@ -54,81 +56,46 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-@dataclass
+@dataclass(frozen=True)
 class PendingLogin:
     next: str
     verifier: str
-    started: float = field(default_factory=time.monotonic)
 
 
-class WebState:
-    """Per-process state of the web layer: the CSRF key (made at start), logins under way, acting-for choices."""
-
-    def __init__(self) -> None:
-        self.csrf_key = secrets.token_bytes(32)
-        self._lock = threading.Lock()
-        self._pending: dict[str, PendingLogin] = {}
-        self._acting: dict[str, str] = {}
-        self._sso_parent: dict[str, str] = {}  # web session id -> the app session whose ticket opened it
-
-    def begin_login(self, next_path: str) -> tuple[str, str]:
-        """A fresh ``state`` and the PKCE challenge for it; the verifier never leaves the server."""
-        state = secrets.token_urlsafe(24)
-        verifier = secrets.token_urlsafe(48)
-        now = time.monotonic()
-        with self._lock:
-            for key in [k for k, p in self._pending.items() if now - p.started > LOGIN_TTL]:
-                del self._pending[key]
-            if len(self._pending) >= MAX_PENDING_LOGINS:
-                self._pending.pop(next(iter(self._pending)))
-            self._pending[state] = PendingLogin(next=safe_next(next_path), verifier=verifier)
-        return state, pkce_s256(verifier)
-
-    def finish_login(self, state: str) -> PendingLogin | None:
-        """The login started with ``state``, once only, within its lifetime."""
-        with self._lock:
-            pending = self._pending.pop(state, None)
-        if pending is None or time.monotonic() - pending.started > LOGIN_TTL:
-            return None
-        return pending
-
-    def csrf_token(self, session_id: str) -> str:
-        """Per session and unguessable without the server's key; nothing to store."""
-        return hmac.new(self.csrf_key, f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
-
-    def csrf_ok(self, session_id: str, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token(session_id), token or "")
-
-    def acting_for(self, session_id: str) -> str | None:
-        with self._lock:
-            return self._acting.get(session_id)
-
-    def set_acting_for(self, session_id: str, child_id: str | None) -> None:
-        with self._lock:
-            if child_id:
-                self._acting[session_id] = child_id
-            else:
-                self._acting.pop(session_id, None)
-
-    def link_sso(self, web_session_id: str, app_session_id: str) -> None:
-        with self._lock:
-            self._sso_parent[web_session_id] = app_session_id
-
-    def sso_parent(self, web_session_id: str) -> str | None:
-        with self._lock:
-            return self._sso_parent.get(web_session_id)
-
-    def forget(self, session_id: str) -> None:
-        with self._lock:
-            self._acting.pop(session_id, None)
-            self._sso_parent.pop(session_id, None)
+def _verifier(state: str, salt: str) -> str:
+    """The PKCE verifier of a login: needs the state, which only the browser holds, and the stored salt."""
+    mac = hmac.new(state.encode(), f"pkce:{salt}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()  # 43 characters, as RFC 7636 asks
 
 
-def web_state(ctx: Context) -> WebState:
-    state = ctx.extras.get("web")
-    if state is None:
-        state = ctx.extras.setdefault("web", WebState())
-    return state
+def begin_login(db: Session, next_path: str) -> tuple[str, str]:
+    """A fresh ``state`` and the PKCE challenge for it; the verifier never leaves the server."""
+    now = clock.now()
+    # Logins never finished are cleaned up here, so the table holds at most LOGIN_TTL's worth of them.
+    db.execute(delete(WebLogin).where(WebLogin.expires_at <= now))
+    state = secrets.token_urlsafe(24)
+    salt = secrets.token_urlsafe(24)
+    db.add(WebLogin(state_hash=digest(state), verifier_salt=salt, next_path=safe_next(next_path),
+                    expires_at=now + timedelta(seconds=LOGIN_TTL)))
+    return state, pkce_s256(_verifier(state, salt))
+
+
+def finish_login(db: Session, state: str) -> PendingLogin | None:
+    """The login started with ``state``, once only, within its lifetime; an expired one is removed and refused."""
+    record = db.get(WebLogin, digest(state))
+    if record is None:
+        return None
+    pending = PendingLogin(next=record.next_path, verifier=_verifier(state, record.verifier_salt))
+    expired = clock.as_utc(record.expires_at) <= clock.now()
+    # Claimed in one conditional write, so of two callbacks racing with the same state only one goes on.
+    claimed = db.execute(delete(WebLogin).where(WebLogin.state_hash == record.state_hash)).rowcount
+    return pending if claimed == 1 and not expired else None
+
+
+def csrf_token(cookie: str) -> str:
+    """Per session and unguessable without the session cookie, which pages cannot read; nothing to store, so it
+    holds across restarts and server processes."""
+    return hmac.new(cookie.encode(), b"csrf", hashlib.sha256).hexdigest()
 
 
 class WebExit(Exception):
@@ -150,7 +117,6 @@ class Visit:
     region: Region
     subject: Subject
     csrf: str
-    state: WebState
 
     @property
     def acting(self) -> bool:
@@ -165,7 +131,7 @@ class Visit:
         return app_client(self.request.headers.get("user-agent")) is not None
 
     def require_csrf(self, token: str | None) -> None:
-        if not self.state.csrf_ok(self.session.id, token):
+        if not token or not hmac.compare_digest(self.csrf, token):
             raise Problem(403, "The form's CSRF token is missing or wrong.", type_="urn:1177:problem:csrf")
 
     def page(self, template: str, status: int = 200, **context: Any) -> Response:
@@ -186,15 +152,13 @@ def login_required(request: Request) -> Response:
     return RedirectResponse(f"/login?next={quote(next_path, safe='/')}", status_code=303)
 
 
-def _app_logged_out(db: Session, state: WebState, session: AppSession) -> bool:
+def _app_logged_out(db: Session, session: AppSession) -> bool:
     """A WebView session opened by SSO ends when the app session behind it is logged out or revoked (BR-ID-2);
     the app's own idle timeout does not end it, since the web session keeps its own."""
-    parent_id = state.sso_parent(session.id)
-    parent = db.get(AppSession, parent_id) if parent_id else None
+    parent = db.get(AppSession, session.origin_session_id) if session.origin_session_id else None
     if parent is None or parent.revoked_at is None or parent.revoked_reason == "idle-timeout":
         return False
     revoke(db, session, f"app-{parent.revoked_reason or 'revoked'}")
-    state.forget(session.id)
     db.commit()
     return True
 
@@ -202,12 +166,12 @@ def _app_logged_out(db: Session, state: WebState, session: AppSession) -> bool:
 def visit(ctx: Context, request: Request, db: Session, *, joined: bool = True) -> Visit:
     """The guard of every e-service page; raises WebExit with the page to show instead when it does not pass."""
     require_supported_app(ctx, request)  # an app below the minimum version gets 426 (BR-REG-3)
-    state = web_state(ctx)
-    session = web_session(ctx, db, request.cookies.get(SESSION_COOKIE))
+    cookie = request.cookies.get(SESSION_COOKIE)
+    session = web_session(ctx, db, cookie)
     person = db.get(Person, session.subject_id) if session and session.subject_kind == "person" else None
-    if session is None or person is None:
+    if session is None or person is None or not cookie:
         raise WebExit(login_required(request))
-    if _app_logged_out(db, state, session):
+    if _app_logged_out(db, session):
         raise WebExit(login_required(request))
     region = services.region_of(db, person)
     if joined:
@@ -219,14 +183,13 @@ def visit(ctx: Context, request: Request, db: Session, *, joined: bool = True) -
             # BR-REG-1: no e-service for a user whose region has not joined, only the page that sends them on.
             raise WebExit(RedirectResponse(REGION_PAGE, status_code=303)) from None
     subject = Subject(person=person, role="self")
-    child_id = state.acting_for(session.id)
-    if child_id:
+    if session.acting_for_id:
         try:
-            subject = resolve_subject(db, person, child_id)
+            subject = resolve_subject(db, person, session.acting_for_id)
         except Problem:
-            state.forget(session.id)  # e.g. the child turned 13: back to acting for oneself
+            session.acting_for_id = None  # e.g. the child turned 13: back to acting for oneself
     return Visit(request=request, db=db, session=session, person=person, region=region, subject=subject,
-                 csrf=state.csrf_token(session.id), state=state)
+                 csrf=csrf_token(cookie))
 
 
 # Swedish texts for the error page, by problem type, then by status.
