@@ -13,7 +13,7 @@ import ssl
 from collections import deque
 from dataclasses import dataclass
 
-from .h2compat import ErrorCodes, new_connection
+from .h2compat import CoalescedWrites, ErrorCodes, new_connection
 from .h2compat import config as h2config
 from .h2compat import events as h2events
 from .h2compat import exceptions as h2exceptions
@@ -48,7 +48,7 @@ class _Stream:
         self.body = bytearray()
 
 
-class H2ClientProtocol(asyncio.Protocol):
+class H2ClientProtocol(CoalescedWrites, asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop, stream_cap: int) -> None:
         self.loop = loop
         # Our own headers are well-formed by construction: h2's per-header validation and normalisation cost a
@@ -143,17 +143,6 @@ class H2ClientProtocol(asyncio.Protocol):
                 self.transport.close()
 
     # -- sending -----------------------------------------------------------------------------------------------------
-    def _flush(self) -> None:
-        self._flush_pending = False
-        data = self.conn.data_to_send()
-        if data and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_pending:
-            self._flush_pending = True
-            self.loop.call_soon(self._flush)
-
     def _send_body(self, stream_id: int, body: memoryview) -> None:
         while body:
             window = self.conn.local_flow_control_window(stream_id)

@@ -6,6 +6,8 @@ between meeting the throughput target on two cores and not (measured with py-spy
 
 from __future__ import annotations
 
+import asyncio
+
 try:
     from jh2 import config, connection, events, exceptions, settings
     from jh2.errors import ErrorCodes
@@ -35,3 +37,24 @@ def new_connection(cfg: config.H2Configuration) -> connection.H2Connection:
 
         conn.encoder = PlainEncoder()
     return conn
+
+
+class CoalescedWrites:
+    """Mixin for an asyncio HTTP/2 protocol (client or server): the frames of one loop iteration go out in one
+    socket write, instead of a write per event. Needs ``conn``, ``transport``, ``loop`` and ``_flush_pending``."""
+
+    conn: connection.H2Connection
+    transport: asyncio.Transport | None
+    loop: asyncio.AbstractEventLoop
+    _flush_pending: bool
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        data = self.conn.data_to_send()
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.loop.call_soon(self._flush)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..h2compat import ErrorCodes, new_connection
+from ..h2compat import CoalescedWrites, ErrorCodes, new_connection
 from ..h2compat import config as h2config
 from ..h2compat import events as h2events
 from ..h2compat import exceptions as h2exceptions
@@ -91,7 +91,7 @@ class H2Server:
             protocol.close()
 
 
-class H2ServerProtocol(asyncio.Protocol):
+class H2ServerProtocol(CoalescedWrites, asyncio.Protocol):
     def __init__(self, server: H2Server, connection_id: int) -> None:
         self.server = server
         self.loop = asyncio.get_event_loop()
@@ -146,17 +146,6 @@ class H2ServerProtocol(asyncio.Protocol):
             except h2exceptions.H2Error:
                 pass
             self.transport.close()
-
-    def _flush(self) -> None:
-        self._flush_pending = False
-        data = self.conn.data_to_send()
-        if data and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_pending:
-            self._flush_pending = True
-            self.loop.call_soon(self._flush)
 
     def data_received(self, data: bytes) -> None:
         try:
