@@ -3,10 +3,12 @@ data went. The cluster runs in Sweden's time zone, so anything that depends on t
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
-from support import staff_token
+from support import app_tokens, staff_token
 
 from harness.sut_process import SutProcess
 from sut.push.control import fcm_token
@@ -176,3 +178,46 @@ def test_a_second_start_on_the_same_database_keeps_its_data(
         assert code.status_code == 200, code.text  # a person of the first start logs in at the second
         assert client.get("/_sut/audit/verify").json()["intact"] is True
     assert database.execute("SELECT count(*) FROM regions").fetchone()[0] == regions_before == 21
+
+
+
+def _cookie(response: httpx.Response, name: str) -> str:
+    """A cookie the response sets (read from the header: the client's jar keeps no Secure cookie over http)."""
+    jar = SimpleCookie()
+    for header in response.headers.get_list("set-cookie"):
+        jar.load(header)
+    return jar[name].value
+
+
+@pytest.mark.req("BR-ID-1", "BR-ID-3", "BR-PROXY-1")
+def test_web_state_holds_across_two_processes_on_one_database(
+        postgres_url: str, new_person: Callable[[str], dict[str, Any]], http: httpx.Client, tmp_path: Path) -> None:
+    """A login begun at one process ends at the other; acting-for, CSRF tokens and the SSO link are shared."""
+    app_ua = "1177-appen/3.2.0 (ios)"
+    guardian = new_person("guardian")
+    with SutProcess(env={"SUT_DATABASE_URL": postgres_url}, log_path=tmp_path / "second.log") as second_proc, \
+            httpx.Client(base_url=second_proc.urls["base"], timeout=10) as second, \
+            httpx.Client(base_url=http.base_url, timeout=10, headers={"User-Agent": app_ua}) as app:
+        start = http.get("/login", params={"next": "/inbox"})
+        idp = second.post("/idp/authorize", data={**httpx.URL(start.headers["location"]).params,
+                                                   "personnummer": guardian["personnummer"], "method": "bankid"})
+        assert idp.status_code == 303, idp.text[:300]
+        done = second.get(idp.headers["location"], headers={"Cookie": f"login_state={_cookie(start, 'login_state')}"})
+        assert done.status_code == 303 and done.headers["location"] == "/inbox", done.text[:300]
+        browser = {"Cookie": f"eservice_session={_cookie(done, 'eservice_session')}"}
+        # The acting-for form of one process, posted to the other, switches for both.
+        form = second.get("/acting-for", headers=browser).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)[1]
+        child_id = re.search(r'value="([^"]+)"[^>]*data-testid="acting-for-child"', form)[1]
+        switched = http.post("/acting-for", data={"csrf_token": csrf, "subject": child_id}, headers=browser)
+        assert switched.status_code == 303, switched.text[:300]
+        assert 'data-testid="acting-for-name"' in second.get("/", headers=browser).text
+        # A WebView session opened at one process ends there when the app logs out at the other.
+        app.headers["Authorization"] = f"Bearer {app_tokens(app, new_person('adult')['personnummer'])['access_token']}"
+        ticket = app.post(f"{API}/sso/tickets", json={"audience": "1177-eservices"}).json()["ticket"]
+        opened = second.post("/sso", data={"ticket": ticket, "next": "/"}, headers={"User-Agent": app_ua})
+        assert opened.status_code == 303, opened.text[:300]
+        webview = {"User-Agent": app_ua, "Cookie": f"eservice_session={_cookie(opened, 'eservice_session')}"}
+        assert second.get("/inbox", headers=webview).status_code == 200
+        assert app.post(f"{API}/session/logout").status_code == 204
+        assert second.get("/inbox", headers=webview).status_code == 401
