@@ -10,6 +10,7 @@ import pytest
 from support import FaultSwitch, app_tokens
 
 from harness.sut_process import SutProcess
+from sut.push.inspector import GatewayInspector, PushControl
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +69,16 @@ def faults(http: httpx.Client) -> Iterator[FaultSwitch]:
     switch = FaultSwitch(http)
     yield switch
     switch.off()
+
+
+@pytest.fixture
+def gateways(sut: SutProcess) -> Iterator[GatewayInspector]:
+    """The fake push gateways' inspection API: deliveries per device, token and message, knobs, reset."""
+    with GatewayInspector(sut.urls["gateway_inspect"]) as inspector:
+        yield inspector
+
+
+@pytest.fixture
+def push(http: httpx.Client) -> PushControl:
+    """The test-mode push controls: synthetic devices, care staff of a patient, delivery rows."""
+    return PushControl(http)

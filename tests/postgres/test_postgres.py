@@ -38,17 +38,6 @@ def database(postgres_url: str) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-@pytest.fixture
-def gateways(sut: SutProcess) -> Iterator[GatewayInspector]:
-    with GatewayInspector(sut.urls["gateway_inspect"]) as inspector:
-        yield inspector
-
-
-@pytest.fixture
-def push(http: httpx.Client) -> PushControl:
-    return PushControl(http)
-
-
 def staff_client(base_url: str, http: httpx.Client, hsa_id: str) -> httpx.Client:
     return httpx.Client(base_url=base_url, timeout=10,
                         headers={"Authorization": f"Bearer {staff_token(http, hsa_id)}"})

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
 from support import reset_keeping_faults, staff_token
 
 from harness.sut_process import SutProcess
-from sut.push.inspector import GatewayInspector, PushControl
+from sut.push.inspector import PushControl
 
 STAFF = "/staff/v1"
 
@@ -19,17 +19,6 @@ def _fresh_limits(sut: SutProcess) -> None:
     """A fresh login and send allowance per module: these tests log in patients and staff from one address."""
     with httpx.Client(base_url=sut.urls["base"], timeout=10) as client:
         reset_keeping_faults(client)
-
-
-@pytest.fixture
-def gateways(sut: SutProcess) -> Iterator[GatewayInspector]:
-    with GatewayInspector(sut.urls["gateway_inspect"]) as inspector:
-        yield inspector
-
-
-@pytest.fixture
-def push(http: httpx.Client) -> PushControl:
-    return PushControl(http)
 
 
 @pytest.fixture(scope="module")
