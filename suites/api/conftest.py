@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures.sut import LiveTarget
+from fixtures.sut import LiveTarget, joined
 from fixtures.target import TargetChoice
-from harness.shared_sut import SharedSut, SutUnavailable
-from harness.sut_process import SutStartError
+from harness.shared_sut import SharedSut
 
 
 @pytest.fixture(scope="session")
@@ -25,12 +24,7 @@ def private_target(target_choice: TargetChoice, tmp_path_factory: pytest.TempPat
     shared = SharedSut(tmp_path_factory.mktemp("private-sut"), faults=list(target_choice.faults),
                        start_timeout=float(target.embedded.get("start_timeout", 60)))
     try:
-        state = shared.acquire()
-    except (SutStartError, SutUnavailable) as exc:
-        pytest.fail(f"the private reference system did not start: {exc}", pytrace=False)
-    try:
-        yield LiveTarget(target=target, urls=dict(state["urls"]), faults=tuple(state.get("faults", ())),
-                         shared=shared)
+        with joined(shared, target, "the private reference system did not start") as live:
+            yield live
     finally:
-        shared.release()
         shared.shutdown()
