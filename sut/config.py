@@ -32,6 +32,7 @@ class Settings:
     login_rate_limit: int = 20  # login attempts per minute per client address (BR-SEC-1)
     send_rate_limit: int = 600  # staff sends per minute per staff member (BR-SEC-1)
     max_body_bytes: int = 64 * 1024
+    max_pending_web_logins: int = 10_000  # logins in progress at once: a flood of /login cannot grow without bound
     # push fan-out (sut/push)
     push_workers: int = 256  # concurrent sender tasks
     push_connections: int = 2  # HTTP/2 connections per provider, each with many streams
@@ -53,6 +54,8 @@ class Settings:
             values["faults"] = faults.parse(spec)
         if joined := os.environ.get("SUT_JOINED_REGIONS"):
             values["joined_regions"] = int(joined)
+        if pending := os.environ.get("SUT_MAX_PENDING_WEB_LOGINS"):
+            values["max_pending_web_logins"] = int(pending)
         if workers := os.environ.get("SUT_PUSH_WORKERS"):
             values["push_workers"] = int(workers)
         if knobs := os.environ.get("SUT_GATEWAY_KNOBS"):

@@ -73,7 +73,7 @@ def create_auth_router(ctx: Context) -> APIRouter:
     def login(request: Request, next: str = "/") -> Response:
         """Start the authorization code flow at the IdP with a fresh state and PKCE (BR-ID-1)."""
         with ctx.db() as db:
-            state, challenge = begin_login(db, next)
+            state, challenge = begin_login(db, next, max_pending=ctx.settings.max_pending_web_logins)
         query = urlencode({"client_id": "web", "redirect_uri": CALLBACK, "state": state,
                            "code_challenge": challenge})
         response = RedirectResponse(f"/idp/authorize?{query}", status_code=303)

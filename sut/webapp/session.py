@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from .. import clock, services
@@ -68,11 +68,15 @@ def _verifier(state: str, salt: str) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()  # 43 characters, as RFC 7636 asks
 
 
-def begin_login(db: Session, next_path: str) -> tuple[str, str]:
+def begin_login(db: Session, next_path: str, *, max_pending: int) -> tuple[str, str]:
     """A fresh ``state`` and the PKCE challenge for it; the verifier never leaves the server."""
     now = clock.now()
-    # Logins never finished are cleaned up here, so the table holds at most LOGIN_TTL's worth of them.
+    # Logins never finished are cleaned up here, so the table holds at most LOGIN_TTL's worth of them, and no
+    # more than max_pending at once: a flood of started logins is refused, not stored (BR-SEC-1).
     db.execute(delete(WebLogin).where(WebLogin.expires_at <= now))
+    if (db.scalar(select(func.count()).select_from(WebLogin)) or 0) >= max_pending:
+        raise Problem(429, "Too many logins in progress; try again in a moment.",
+                      headers={"Retry-After": str(LOGIN_TTL // 10)})
     state = secrets.token_urlsafe(24)
     salt = secrets.token_urlsafe(24)
     db.add(WebLogin(state_hash=digest(state), verifier_salt=salt, next_path=safe_next(next_path),

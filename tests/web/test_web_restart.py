@@ -168,3 +168,17 @@ def test_logging_out_of_the_app_after_a_restart_ends_its_webview_session(system:
     assert ended.status_code == 401 and Page(ended).has("sso-required")
     assert web.get("/inbox", headers={"Cookie": f"{SESSION_COOKIE}={other}"}).status_code == 200, \
         "another app's WebView session goes on"
+
+
+def test_a_flood_of_started_logins_is_refused_not_stored(tmp_path: Path) -> None:
+    """Logins in progress are bounded: past the limit /login answers 429 with Retry-After and stores nothing more;
+    once one finishes or expires there is room again (BR-SEC-1)."""
+    with SutProcess(log_path=tmp_path / "sut.log", env={"SUT_MAX_PENDING_WEB_LOGINS": "3"}) as proc, \
+            httpx.Client(base_url=proc.urls["base"], timeout=10) as client:
+        started = [client.get("/login", headers={"User-Agent": BROWSER_UA}) for _ in range(3)]
+        assert [r.status_code for r in started] == [303, 303, 303]
+        refused = client.get("/login", headers={"User-Agent": BROWSER_UA, "Accept": "text/html"})
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+        assert 'lang="sv"' in refused.text  # the browser gets a page, not a stack trace
+        assert client.post("/_sut/clock/advance", json={"seconds": 601}).status_code == 200
+        assert client.get("/login", headers={"User-Agent": BROWSER_UA}).status_code == 303
