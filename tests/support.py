@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -60,3 +61,19 @@ def problem(response: httpx.Response, status: int, type_: str | None = None) -> 
     if type_:
         assert body["type"] == type_
     return body
+
+
+def write_remote_target(path: Path, *, sensitive: bool | None = True, extra: str = "") -> Path:
+    """A target file for a remote environment named after the file; ``sensitive=None`` leaves the key out."""
+    flag = "" if sensitive is None else f"sensitive = {str(sensitive).lower()}\n"
+    path.write_text(f"""name = "{path.stem}"
+kind = "remote"
+{flag}[urls]
+base = "https://api.test.1177.example"
+idp = "https://idp.test.1177.example/idp"
+mobile_api = "https://api.test.1177.example/api/v1"
+mobile_openapi = "https://api.test.1177.example/api/v1/openapi.json"
+staff_api = "https://api.test.1177.example/staff/v1"
+staff_openapi = "https://api.test.1177.example/staff/v1/openapi.json"
+{extra}""", encoding="utf-8")
+    return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support import write_remote_target
 
 pytest_plugins = ["pytester"]
 
@@ -18,18 +19,6 @@ def test_writes():
 def test_reads():
     pass
 """
-SENSITIVE = """
-name = "prodlike"
-kind = "remote"
-sensitive = {sensitive}
-[urls]
-base = "https://api.test.1177.example"
-idp = "https://idp.test.1177.example/idp"
-mobile_api = "https://api.test.1177.example/api/v1"
-mobile_openapi = "https://api.test.1177.example/api/v1/openapi.json"
-staff_api = "https://api.test.1177.example/staff/v1"
-staff_openapi = "https://api.test.1177.example/staff/v1/openapi.json"
-"""
 
 
 @pytest.fixture
@@ -41,8 +30,7 @@ def harness_dir(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> p
 
 
 def test_sensitive_target_skips_destructive_tests_and_says_so(harness_dir: pytest.Pytester) -> None:
-    target = harness_dir.path / "prodlike.toml"
-    target.write_text(SENSITIVE.format(sensitive="true"), encoding="utf-8")
+    target = write_remote_target(harness_dir.path / "prodlike.toml", sensitive=True)
     result = harness_dir.runpytest_subprocess("-p", "no:cacheprovider", "-rs", f"--target={target}")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines([
@@ -52,23 +40,20 @@ def test_sensitive_target_skips_destructive_tests_and_says_so(harness_dir: pytes
 
 
 def test_allow_destructive_runs_them(harness_dir: pytest.Pytester) -> None:
-    target = harness_dir.path / "prodlike.toml"
-    target.write_text(SENSITIVE.format(sensitive="true"), encoding="utf-8")
+    target = write_remote_target(harness_dir.path / "prodlike.toml", sensitive=True)
     result = harness_dir.runpytest_subprocess("-p", "no:cacheprovider", f"--target={target}", "--allow-destructive")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["target 'prodlike' is sensitive: destructive tests run (--allow-destructive given)"])
 
 
 def test_non_sensitive_target_runs_destructive_tests(harness_dir: pytest.Pytester) -> None:
-    target = harness_dir.path / "qa.toml"
-    target.write_text(SENSITIVE.format(sensitive="false"), encoding="utf-8")
+    target = write_remote_target(harness_dir.path / "qa.toml", sensitive=False)
     result = harness_dir.runpytest_subprocess("-p", "no:cacheprovider", f"--target={target}")
     result.assert_outcomes(passed=2)
     assert "is sensitive" not in result.stdout.str()
 
 
 def test_remote_targets_are_sensitive_unless_they_say_otherwise(harness_dir: pytest.Pytester) -> None:
-    target = harness_dir.path / "silent.toml"
-    target.write_text(SENSITIVE.format(sensitive="true").replace("sensitive = true\n", ""), encoding="utf-8")
+    target = write_remote_target(harness_dir.path / "silent.toml", sensitive=None)
     result = harness_dir.runpytest_subprocess("-p", "no:cacheprovider", f"--target={target}")
     result.assert_outcomes(passed=1, skipped=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import write_remote_target
 
 from harness import targets
 from harness.targets import MissingCredentialError, TargetError, load_target
@@ -27,22 +28,6 @@ def harness_dir(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> p
     return pytester
 
 
-def _remote(path: Path, *, sensitive: bool = True, extra: str = "") -> Path:
-    path.write_text(f"""
-name = "{path.stem}"
-kind = "remote"
-sensitive = {str(sensitive).lower()}
-[urls]
-base = "https://api.test.1177.example"
-idp = "https://idp.test.1177.example/idp"
-mobile_api = "https://api.test.1177.example/api/v1"
-mobile_openapi = "https://api.test.1177.example/api/v1/openapi.json"
-staff_api = "https://api.test.1177.example/staff/v1"
-staff_openapi = "https://api.test.1177.example/staff/v1/openapi.json"
-{extra}""", encoding="utf-8")
-    return path
-
-
 def test_default_target_is_local(harness_dir: pytest.Pytester) -> None:
     result = harness_dir.runpytest_subprocess("-s", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
@@ -52,7 +37,7 @@ def test_default_target_is_local(harness_dir: pytest.Pytester) -> None:
 
 def test_environment_beats_ini_and_cli_beats_environment(harness_dir: pytest.Pytester,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    other = _remote(harness_dir.path / "qa.toml", sensitive=False)
+    other = write_remote_target(harness_dir.path / "qa.toml", sensitive=False)
     harness_dir.makeini(f"[pytest]\nharness_target = {other}\n")
     result = harness_dir.runpytest_subprocess("-s", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*TARGET=qa SOURCE=ini harness_target*"])
@@ -72,7 +57,7 @@ def test_unknown_target_lists_the_known_ones(harness_dir: pytest.Pytester) -> No
 
 
 def test_broken_target_file_names_file_key_and_line(harness_dir: pytest.Pytester) -> None:
-    broken = _remote(harness_dir.path / "broken.toml", extra="\n[embedded]\nstart_timeout = \"soon\"\n")
+    broken = write_remote_target(harness_dir.path / "broken.toml", extra="\n[embedded]\nstart_timeout = \"soon\"\n")
     result = harness_dir.runpytest_subprocess("--target", str(broken))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     line = broken.read_text().splitlines().index('start_timeout = "soon"') + 1
@@ -93,7 +78,7 @@ def test_toml_syntax_error_names_line_and_key(tmp_path: Path) -> None:
     ('[persons.grandparent]\npersonnummer = { env = "X" }\n', "persons.grandparent", "[persons.grandparent]"),
 ])
 def test_semantic_errors_name_key_and_line(tmp_path: Path, extra: str, key: str, line_text: str) -> None:
-    path = _remote(tmp_path / "t.toml", extra=extra)
+    path = write_remote_target(tmp_path / "t.toml", extra=extra)
     line = path.read_text().splitlines().index(line_text) + 1
     with pytest.raises(TargetError) as caught:
         load_target(path)
@@ -103,7 +88,7 @@ def test_semantic_errors_name_key_and_line(tmp_path: Path, extra: str, key: str,
 def test_missing_credential_fails_fast_naming_the_variable(harness_dir: pytest.Pytester,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HARNESS_TEST_IDP_SECRET", raising=False)
-    path = _remote(harness_dir.path / "secretive.toml",
+    path = write_remote_target(harness_dir.path / "secretive.toml",
                    extra='[credentials]\nidp_client_secret = { env = "HARNESS_TEST_IDP_SECRET" }\n')
     result = harness_dir.runpytest_subprocess("--target", str(path))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
