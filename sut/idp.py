@@ -17,6 +17,7 @@ from sqlalchemy import select
 from . import pnr, problems
 from .context import Context
 from .db import Staff
+from .links import app_link
 from .middleware import client_address
 from .problems import Problem
 from .security import digest
@@ -24,7 +25,7 @@ from .sessions import LOGIN_METHODS, exchange_code, find_person_for_login, issue
 from .templating import render
 
 # Where an authorization code may be sent: the app's own scheme, and the web e-services' callback.
-REDIRECTS = {"app": ("1177-appen://auth/callback",), "web": ("/auth/callback",)}
+REDIRECTS = {"app": (app_link("auth/callback"),), "web": ("/auth/callback",)}
 PNR_PATTERN = r"^(\d{2})?\d{6}[-+]?\d{4}$"
 
 

@@ -8,10 +8,11 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import faults
+from .links import APP_SCHEME
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self' 1177-appen:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    f"form-action 'self' {APP_SCHEME}:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 SECURITY_HEADERS = {
     b"strict-transport-security": b"max-age=31536000; includeSubDomains",

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from .. import faults
+from ..links import app_link
 
 TITLE = "1177"
 TEXT_SELF = "Du har ett nytt meddelande i 1177"
@@ -37,7 +38,7 @@ class Notice:
 
     @property
     def link(self) -> str:
-        base = f"1177-appen://inbox/messages/{self.message_id}"
+        base = app_link(f"inbox/messages/{self.message_id}")
         return f"{base}?acting_for={self.proxy_for}" if self.proxy_for else base
 
     @property

@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 from .. import services
 from ..auth import resolve_subject
 from ..context import Context
+from ..links import app_link
 from ..problems import Problem
 from .session import Visit, WebRoute, visit
 
 PUSH_CONSENT_VERSION = "push-sv-2026-01"
 AUDIT_ROWS_SHOWN = 200
 OMBUD_NOT_ALLOWED = "urn:1177:problem:ombud-not-allowed"
-APP_SSO_OPEN = "1177-appen://sso/open"  # the app fetches a ticket for the audience and opens the URL (BR-ID-3)
+APP_SSO_OPEN = app_link("sso/open")  # the app fetches a ticket for the audience and opens the URL (BR-ID-3)
 
 ACTION_TEXTS = {
     "inbox.list": "Visade inkorgen",

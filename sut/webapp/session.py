@@ -29,6 +29,7 @@ from .. import clock, services
 from ..auth import Principal, Subject, app_client, require_supported_app, resolve_subject
 from ..context import Context
 from ..db import AppSession, Person, Region, WebLogin
+from ..links import app_link
 from ..problems import Problem
 from ..security import digest, pkce_s256
 from ..sessions import revoke, web_session
@@ -39,7 +40,7 @@ STATE_COOKIE = "login_state"
 CALLBACK = "/auth/callback"
 LOGIN_TTL = 600  # seconds a started login may take at the identity provider
 REGION_PAGE = "/region-not-joined"
-APP_RENEW = "1177-appen://sso/renew"  # the app fetches a fresh ticket and posts it to /sso (BR-ID-3)
+APP_RENEW = app_link("sso/renew")  # the app fetches a fresh ticket and posts it to /sso (BR-ID-3)
 
 
 def cookie_args() -> dict[str, Any]:

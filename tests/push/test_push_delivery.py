@@ -27,7 +27,7 @@ from sut.push.payload import SMS_PROXY, SMS_SELF, TEXT_PROXY, TEXT_SELF
 
 API = "/api/v1"
 STAFF = "/staff/v1"
-DEEP_LINK = re.compile(r"^1177-appen://inbox/messages/(?P<id>[0-9a-f-]{36})(\?acting_for=(?P<child>[0-9a-f-]{36}))?$")
+DEEP_LINK = re.compile(r"^se\.1177\.appen://inbox/messages/(?P<id>[0-9a-f-]{36})(\?acting_for=(?P<child>[0-9a-f-]{36}))?$")
 NewClient = Callable[..., tuple[httpx.Client, dict[str, Any]]]
 
 

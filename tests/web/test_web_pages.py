@@ -453,7 +453,7 @@ def test_video_meetings_follow_the_regions_video_mode(http: httpx.Client, new_cl
             assert href == f"/video/{api['meetings'][0]['id']}"
             assert user.page(href).has("video-room")
         elif mode == "regional-sso" and agent == "app":
-            assert href.startswith("1177-appen://sso/open?")
+            assert href.startswith("se.1177.appen://sso/open?")
             assert query_of(href)["audience"] == api["audience"] and query_of(href)["url"].startswith("https://")
         else:
             assert href == api["meetings"][0]["join_url"] and href.startswith("https://")
@@ -473,7 +473,7 @@ def test_services_page_lists_the_regions_catalogue(new_client: Callable[..., Any
     assert catalogue["region"]["name"] in page.h1
     app_page = as_agent(user, "app").page("/services")
     regional = app_page.one('[data-service-id="regional-services"] [data-testid="service-link"]')
-    assert regional.attributes["href"].startswith("1177-appen://sso/open?")
+    assert regional.attributes["href"].startswith("se.1177.appen://sso/open?")
 
 
 def test_a_staff_message_lands_in_the_web_inbox_as_text(http: httpx.Client, new_client: Callable[..., Any],

@@ -120,7 +120,7 @@ def test_an_expired_web_session_in_the_app_asks_for_sso_not_login(http: httpx.Cl
     page = Page(expired)
     assert page.has("sso-required")
     renew = page.one('[data-testid="sso-renew"]').attributes["href"]
-    assert renew.startswith("1177-appen://sso/renew?") and query_of(renew)["next"] == "/bookings"
+    assert renew.startswith("se.1177.appen://sso/renew?") and query_of(renew)["next"] == "/bookings"
     assert not page.css('a[href^="/login"]'), "no way back into the login page from inside the app"
     # The app's own session idled out too, so the app logs in again; then it renews the web session.
     assert app.post("/api/v1/sso/tickets", json={"audience": WEB_AUDIENCE}).status_code == 401

@@ -14,13 +14,15 @@ from typing import Any
 
 import httpx
 
+from ...links import APP_SCHEME
+
 log = logging.getLogger("sut.gateways")
 
-DEEP_LINK = re.compile(r"^1177-appen://inbox/messages/(?P<id>[0-9a-fA-F-]{36})(?:\?.*)?$")
+DEEP_LINK = re.compile(rf"^{re.escape(APP_SCHEME)}://inbox/messages/(?P<id>[0-9a-fA-F-]{{36}})(?:\?.*)?$")
 
 
 def link_message_id(link: Any) -> str | None:
-    """The message id in a deep link like 1177-appen://inbox/messages/<id> (BR-INBOX-2)."""
+    """The message id in a deep link like se.1177.appen://inbox/messages/<id> (BR-INBOX-2)."""
     match = DEEP_LINK.match(link) if isinstance(link, str) else None
     return match["id"] if match else None
 
