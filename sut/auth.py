@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from fastapi import Request
+from fastapi.dependencies.utils import get_flat_params
 from sqlalchemy.orm import Session
 
 from . import clock, faults
 from .context import Context
 from .db import AppSession, Guardianship, Person, Staff
-from .problems import Problem
+from .problems import NOT_FOR_OMBUD, Problem
 from .security import TokenError
 
+ACTING_FOR_HEADER = "x-acting-for"
 APP_UA = re.compile(r"1177-appen/(?P<version>\d+(?:\.\d+){0,2}) \((?P<platform>ios|android)\)")
 OMBUD_MAX_AGE = 13  # a guardian acts for children under 13 only (BR-PROXY-1)
 
@@ -129,3 +131,22 @@ def resolve_subject(db: Session, person: Person, acting_for: str | None) -> Subj
     if age_on(child.birth_date, clock.now().date()) >= OMBUD_MAX_AGE and not faults.active("ombud-teen"):
         raise Problem(403, "Guardians may act only for children under 13.", type_="urn:1177:problem:not-ombud")
     return Subject(person=child, role="ombud")
+
+
+def declares_acting_for(route: object) -> bool:
+    """Whether an operation takes ``X-Acting-For``: it does when it declares the header as a parameter."""
+    dependant = getattr(route, "dependant", None)
+    return dependant is not None and any(
+        (field.alias or "").lower() == ACTING_FOR_HEADER for field in get_flat_params(dependant))
+
+
+def refuse_undeclared_acting_for(request: Request) -> None:
+    """BR-PROXY-1: an operation honours ``X-Acting-For`` or refuses it, never quietly acts for the caller.
+
+    Installed for every operation of an API, so a new operation cannot forget: without the header declared, the
+    request would otherwise read, change or erase the guardian's own data while the app shows the child's."""
+    if ACTING_FOR_HEADER not in request.headers or faults.active("acting-for-ignored"):
+        return
+    if not declares_acting_for(request.scope.get("route")):
+        raise Problem(403, "Det här kan du inte göra som ombud. Byt till dig själv och försök igen.",
+                      type_=NOT_FOR_OMBUD)

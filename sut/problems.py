@@ -18,6 +18,7 @@ from . import faults
 log = logging.getLogger("sut")
 
 PROBLEM_JSON = "application/problem+json"
+NOT_FOR_OMBUD = "urn:1177:problem:not-for-ombud"  # X-Acting-For where the operation does not take it (BR-PROXY-1)
 TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
     406: "Not Acceptable", 409: "Conflict", 410: "Gone", 413: "Content Too Large",
@@ -113,3 +114,24 @@ def install(app: FastAPI) -> None:
         if faults.active("stacktrace-leak"):
             extra["traceback"] = traceback.format_exception(exc)
         return problem_response(500, "An unexpected error occurred.", instance=request.url.path, **extra)
+
+
+def document_refusals(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI side of the refusals every operation shares: 415 for a body in another media type, and 403 for
+    ``X-Acting-For`` on an operation that does not take it (BR-PROXY-1)."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}}
+            if "requestBody" in operation:
+                media = " or ".join(operation["requestBody"].get("content", {})) or "JSON"
+                responses.setdefault("415", {"description": f"The body is not {media}", "content": problem})
+            declared = any(p.get("in") == "header" and p.get("name", "").lower() == "x-acting-for"
+                           for p in operation.get("parameters", []))
+            if not declared:
+                refused = responses.setdefault("403", {"description": "Not allowed", "content": problem})
+                refused["description"] += (f"; X-Acting-For is refused here ({NOT_FOR_OMBUD}): this operation "
+                                           "is not available as ombud")
+    return schema
