@@ -94,6 +94,9 @@ CATALOGUE: dict[str, Fault] = {
         Fault("acting-for-ignored", "api",
               "X-Acting-For is ignored by operations that do not declare it: a guardian acting for a child exports, "
               "erases or changes their own data instead.", ("BR-PROXY-1",)),
+        Fault("login-reveals-reason", "idp",
+              "A refused login says why (unknown, deceased, samordningsnummer), so anyone can tell who exists.",
+              ("BR-ID-1", "BR-SEC-1")),
     )
 }
 
