@@ -61,7 +61,8 @@ class TokenResponse(BaseModel):
 
 
 def _too_many(wait: float) -> Problem:
-    return Problem(429, "Too many login attempts; try again later.", headers={"Retry-After": str(int(wait))})
+    return Problem(429, "För många inloggningsförsök. Vänta en stund och försök igen.",
+                   headers={"Retry-After": str(int(wait))})
 
 
 def _limit(ctx: Context, request: Request, identity: str) -> None:
@@ -110,7 +111,7 @@ def create_idp(ctx: Context) -> FastAPI:
     def authorize_page(request: Request, client_id: str = "web", redirect_uri: str = "/auth/callback",
                        state: str = "", code_challenge: str = "") -> Response:
         if redirect_uri not in REDIRECTS.get(client_id, ()):
-            raise Problem(400, "Unknown client or redirect URI.")
+            raise Problem(400, "Okänd klient eller återhoppsadress.")
         hidden = {"client_id": client_id, "redirect_uri": redirect_uri, "state": state,
                   "code_challenge": code_challenge}
         return render(request, "idp_login.html", hidden=hidden, error=None)
@@ -122,7 +123,7 @@ def create_idp(ctx: Context) -> FastAPI:
                          state: Annotated[str, Form()] = "",
                          code_challenge: Annotated[str, Form(max_length=128)] = "") -> Response:  # RFC 7636 4.2
         if redirect_uri not in REDIRECTS.get(client_id, ()) or method not in LOGIN_METHODS:
-            raise Problem(400, "Unknown client, redirect URI or method.")
+            raise Problem(400, "Okänd klient, återhoppsadress eller inloggningsmetod.")
         hidden = {"client_id": client_id, "redirect_uri": redirect_uri, "state": state,
                   "code_challenge": code_challenge}
         _limit(ctx, request, personnummer)
@@ -159,7 +160,7 @@ def create_idp(ctx: Context) -> FastAPI:
         with ctx.db() as db:
             staff = db.scalar(select(Staff).where(Staff.hsa_id == body.hsa_id))
             if staff is None:
-                raise _refused(ctx, request, Problem(403, "Unknown staff member."))
+                raise _refused(ctx, request, Problem(403, "Det gick inte att logga in med det här HSA-id:t."))
             code = issue_code(db, subject_kind="staff", subject_id=staff.id, method="siths")
         return CodeResponse(code=code)
 
@@ -172,11 +173,11 @@ def create_idp(ctx: Context) -> FastAPI:
         with ctx.db() as db:
             if grant_type == "authorization_code":
                 if not code:
-                    raise Problem(400, "code is required.", error="invalid_request")
+                    raise Problem(400, "Koden saknas (code).", error="invalid_request")
                 tokens = exchange_code(ctx, db, code, code_verifier, redirect_uri)
             else:
                 if not refresh_token:
-                    raise Problem(400, "refresh_token is required.", error="invalid_request")
+                    raise Problem(400, "Förnyelsetoken saknas (refresh_token).", error="invalid_request")
                 tokens = refresh_tokens(ctx, db, refresh_token)
         return JSONResponse(tokens.as_json(), headers={"Cache-Control": "no-store"})
 
