@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -16,7 +16,7 @@ from . import problems
 from .context import Context
 from .control import create_control
 from .idp import create_idp
-from .middleware import BodyLimit, SecurityHeaders
+from .middleware import BodyLimit, HeadAsGet, SecurityHeaders
 from .mobile import create_mobile_api
 from .push.metrics import create_metrics_router
 from .staff import create_staff_api
@@ -24,6 +24,7 @@ from .web import create_web_router
 from .webapp.session import error_page
 
 access_log = logging.getLogger("sut.access")
+STATIC = Path(__file__).parent / "static"
 
 
 class AccessLog:
@@ -70,10 +71,19 @@ def create_app(ctx: Context) -> FastAPI:
     app.mount("/idp", create_idp(ctx))
     if ctx.settings.test_mode:
         app.mount("/_sut", create_control(ctx))
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """Browsers ask for /favicon.ico whatever the page says; the logo is the icon (an SVG, as the pages'
+        link rel=icon names it)."""
+        return FileResponse(STATIC / "logo.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
     app.include_router(create_metrics_router(ctx))
     app.include_router(create_web_router(ctx))
     app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(AccessLog)
     return app

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from fastapi import Request
+from fastapi.dependencies.utils import get_flat_params
 from sqlalchemy.orm import Session
 
 from . import clock, faults
 from .context import Context
 from .db import AppSession, Guardianship, Person, Staff
-from .problems import Problem
+from .problems import NOT_FOR_OMBUD, Problem
 from .security import TokenError
 
+ACTING_FOR_HEADER = "x-acting-for"
 APP_UA = re.compile(r"1177-appen/(?P<version>\d+(?:\.\d+){0,2}) \((?P<platform>ios|android)\)")
 OMBUD_MAX_AGE = 13  # a guardian acts for children under 13 only (BR-PROXY-1)
 
@@ -41,7 +43,7 @@ def require_supported_app(ctx: Context, request: Request) -> AppClient | None:
     if client and not faults.active("min-version-ignored"):
         minimum = ctx.settings.min_app_version[client.platform]
         if _version_tuple(client.version) < _version_tuple(minimum):
-            raise Problem(426, f"This version of the app is no longer supported; update to {minimum} or later.",
+            raise Problem(426, f"Den här versionen av appen stöds inte längre. Uppdatera till {minimum} eller senare.",
                           type_="urn:1177:problem:app-update-required", minimum_version=minimum,
                           platform=client.platform)
     return client
@@ -74,7 +76,7 @@ def bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(401, "A bearer token is required.", headers={"WWW-Authenticate": 'Bearer realm="1177"'})
+        raise Problem(401, "Du behöver logga in.", headers={"WWW-Authenticate": 'Bearer realm="1177"'})
     return token.strip()
 
 
@@ -83,13 +85,14 @@ def check_session(ctx: Context, db: Session, session_id: str, *, touch: bool = T
     session = db.get(AppSession, session_id)
     now = clock.now()
     if session is None or session.revoked_at is not None:
-        raise Problem(401, "The session has ended.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        raise Problem(401, "Du är utloggad. Logga in igen.",
+                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     idle = now - clock.as_utc(session.last_seen_at)
     if idle > timedelta(seconds=ctx.settings.idle_timeout) and not faults.active("session-never-expires"):
         session.revoked_at = now
         session.revoked_reason = "idle-timeout"
         db.commit()
-        raise Problem(401, "The session has expired after inactivity.",
+        raise Problem(401, "Du har loggats ut eftersom du inte har varit aktiv på en stund. Logga in igen.",
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if touch:
         session.last_seen_at = now
@@ -100,21 +103,21 @@ def authenticate(ctx: Context, db: Session, request: Request, *, kind: str) -> P
     try:
         claims = ctx.keys.verify(bearer(request))
     except TokenError as exc:
-        raise Problem(401, "The token is not valid.",
+        raise Problem(401, "Inloggningen gäller inte längre. Logga in igen.",
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
     if claims.get("kind") != kind:
-        raise Problem(403, "This token is not for this API.")
+        raise Problem(403, "Inloggningen gäller inte för den här tjänsten.")
     session = check_session(ctx, db, claims["sid"])
     if session.subject_id != claims["sub"]:
-        raise Problem(401, "The token is not valid.")
+        raise Problem(401, "Inloggningen gäller inte längre. Logga in igen.")
     if kind == "person":
         person = db.get(Person, claims["sub"])
         if person is None:
-            raise Problem(401, "The token is not valid.")
+            raise Problem(401, "Inloggningen gäller inte längre. Logga in igen.")
         return Principal(session=session, person=person)
     staff = db.get(Staff, claims["sub"])
     if staff is None:
-        raise Problem(401, "The token is not valid.")
+        raise Problem(401, "Inloggningen gäller inte längre. Logga in igen.")
     return Principal(session=session, staff=staff)
 
 
@@ -125,7 +128,27 @@ def resolve_subject(db: Session, person: Person, acting_for: str | None) -> Subj
     child = db.get(Person, acting_for)
     link = db.get(Guardianship, (person.id, acting_for)) if child else None
     if child is None or link is None:
-        raise Problem(403, "You may not act for this person.", type_="urn:1177:problem:not-ombud")
+        raise Problem(403, "Du kan inte vara ombud för den här personen.", type_="urn:1177:problem:not-ombud")
     if age_on(child.birth_date, clock.now().date()) >= OMBUD_MAX_AGE and not faults.active("ombud-teen"):
-        raise Problem(403, "Guardians may act only for children under 13.", type_="urn:1177:problem:not-ombud")
+        raise Problem(403, "Som vårdnadshavare kan du bara vara ombud för barn under 13 år.",
+                      type_="urn:1177:problem:not-ombud")
     return Subject(person=child, role="ombud")
+
+
+def declares_acting_for(route: object) -> bool:
+    """Whether an operation takes ``X-Acting-For``: it does when it declares the header as a parameter."""
+    dependant = getattr(route, "dependant", None)
+    return dependant is not None and any(
+        (field.alias or "").lower() == ACTING_FOR_HEADER for field in get_flat_params(dependant))
+
+
+def refuse_undeclared_acting_for(request: Request) -> None:
+    """BR-PROXY-1: an operation honours ``X-Acting-For`` or refuses it, never quietly acts for the caller.
+
+    Installed for every operation of an API, so a new operation cannot forget: without the header declared, the
+    request would otherwise read, change or erase the guardian's own data while the app shows the child's."""
+    if ACTING_FOR_HEADER not in request.headers or faults.active("acting-for-ignored"):
+        return
+    if not declares_acting_for(request.scope.get("route")):
+        raise Problem(403, "Det här kan du inte göra som ombud. Byt till dig själv och försök igen.",
+                      type_=NOT_FOR_OMBUD)

@@ -91,6 +91,12 @@ CATALOGUE: dict[str, Fault] = {
               ("BR-NOTIF-2", "OSL-12-3")),
         Fault("sms-when-disabled", "push",
               "An SMS is sent although the user turned SMS off.", ("BR-NOTIF-1", "BR-NOTIF-2")),
+        Fault("acting-for-ignored", "api",
+              "X-Acting-For is ignored by operations that do not declare it: a guardian acting for a child exports, "
+              "erases or changes their own data instead.", ("BR-PROXY-1",)),
+        Fault("login-reveals-reason", "idp",
+              "A refused login says why (unknown, deceased, samordningsnummer), so anyone can tell who exists.",
+              ("BR-ID-1", "BR-SEC-1")),
     )
 }
 

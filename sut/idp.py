@@ -6,6 +6,7 @@ returns the same one-time authorization code. Codes are exchanged at ``/idp/toke
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
@@ -13,10 +14,11 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from . import pnr, problems
+from . import audit, faults, pnr, problems
 from .context import Context
-from .db import Staff
+from .db import Person, Staff
 from .links import app_link
 from .middleware import client_address
 from .problems import Problem
@@ -27,6 +29,11 @@ from .templating import render
 # Where an authorization code may be sent: the app's own scheme, and the web e-services' callback.
 REDIRECTS = {"app": (app_link("auth/callback"),), "web": ("/auth/callback",)}
 PNR_PATTERN = r"^(\d{2})?\d{6}[-+]?\d{4}$"
+# BR-ID-1: every refused login looks the same from outside, so no one learns whether a number belongs to a
+# person, a deceased person or a samordningsnummer; the reason goes to the audit log only.
+LOGIN_REFUSED = "urn:1177:problem:login-refused"
+LOGIN_REFUSED_DETAIL = "Det gick inte att logga in med det här personnumret."
+NOT_A_NUMBER_DETAIL = "Skriv ditt personnummer med 10 eller 12 siffror."
 
 
 class DirectLogin(BaseModel):
@@ -54,7 +61,8 @@ class TokenResponse(BaseModel):
 
 
 def _too_many(wait: float) -> Problem:
-    return Problem(429, "Too many login attempts; try again later.", headers={"Retry-After": str(int(wait))})
+    return Problem(429, "För många inloggningsförsök. Vänta en stund och försök igen.",
+                   headers={"Retry-After": str(int(wait))})
 
 
 def _limit(ctx: Context, request: Request, identity: str) -> None:
@@ -76,6 +84,24 @@ def _refused(ctx: Context, request: Request, exc: Problem) -> Problem:
     return _too_many(wait) if wait is not None else exc
 
 
+def _login(ctx: Context, db: Session, request: Request, personnummer: str) -> Person:
+    """The person a login is for, or one and the same refusal whatever the reason (BR-ID-1)."""
+    try:
+        return find_person_for_login(db, personnummer)
+    except Problem as exc:
+        reason = exc.type.rpartition(":")[2]
+        try:
+            number = pnr.normalise(personnummer)
+        except pnr.InvalidPersonnummer:
+            number = None
+        person = db.scalar(select(Person).where(Person.personnummer == number)) if number else None
+        audit.record(db, actor_kind="person", actor_id="unknown", subject_id=person.id if person else "unknown",
+                     role="self", action="login.refused", resource_type="login", resource_id=reason)
+        if faults.active("login-reveals-reason"):
+            raise _refused(ctx, request, exc) from None
+        raise _refused(ctx, request, Problem(403, LOGIN_REFUSED_DETAIL, type_=LOGIN_REFUSED)) from None
+
+
 def create_idp(ctx: Context) -> FastAPI:
     app = FastAPI(title="1177 reference identity provider", version="1", docs_url=None, redoc_url=None)
     app.state.ctx = ctx
@@ -85,7 +111,7 @@ def create_idp(ctx: Context) -> FastAPI:
     def authorize_page(request: Request, client_id: str = "web", redirect_uri: str = "/auth/callback",
                        state: str = "", code_challenge: str = "") -> Response:
         if redirect_uri not in REDIRECTS.get(client_id, ()):
-            raise Problem(400, "Unknown client or redirect URI.")
+            raise Problem(400, "Okänd klient eller återhoppsadress.")
         hidden = {"client_id": client_id, "redirect_uri": redirect_uri, "state": state,
                   "code_challenge": code_challenge}
         return render(request, "idp_login.html", hidden=hidden, error=None)
@@ -97,15 +123,16 @@ def create_idp(ctx: Context) -> FastAPI:
                          state: Annotated[str, Form()] = "",
                          code_challenge: Annotated[str, Form(max_length=128)] = "") -> Response:  # RFC 7636 4.2
         if redirect_uri not in REDIRECTS.get(client_id, ()) or method not in LOGIN_METHODS:
-            raise Problem(400, "Unknown client, redirect URI or method.")
+            raise Problem(400, "Okänd klient, återhoppsadress eller inloggningsmetod.")
         hidden = {"client_id": client_id, "redirect_uri": redirect_uri, "state": state,
                   "code_challenge": code_challenge}
         _limit(ctx, request, personnummer)
+        if not re.fullmatch(PNR_PATTERN, personnummer.strip()):
+            return render(request, "idp_login.html", status=422, hidden=hidden, error=NOT_A_NUMBER_DETAIL)
         with ctx.db() as db:
             try:
-                person = find_person_for_login(db, personnummer)
-            except Problem as exc:
-                refusal = _refused(ctx, request, exc)
+                person = _login(ctx, db, request, personnummer)
+            except Problem as refusal:
                 return render(request, "idp_login.html", status=refusal.status, hidden=hidden, error=refusal.detail)
             code = issue_code(db, subject_kind="person", subject_id=person.id, method=method,
                               redirect_uri=redirect_uri, code_challenge=code_challenge or None)
@@ -113,16 +140,14 @@ def create_idp(ctx: Context) -> FastAPI:
         return RedirectResponse(f"{redirect_uri}?{query}", status_code=303)
 
     @app.post("/api/login", response_model=CodeResponse, responses={
-        403: {"description": "Refused: samordningsnummer, deceased or unknown person"},
-        422: {"description": "Not a valid personnummer"}, 429: {"description": "Too many attempts"}})
+        403: {"description": "Refused, with one answer whatever the reason (unknown, deceased, samordningsnummer, "
+                             f"reservnummer or an invalid number): {LOGIN_REFUSED}"},
+        422: {"description": "Not a personnummer at all (10 or 12 digits)"}, 429: {"description": "Too many attempts"}})
     def direct_login(body: DirectLogin, request: Request) -> CodeResponse:
         """Direct flow for automation: the same checks as the login page, answered with a code."""
         _limit(ctx, request, body.personnummer)
         with ctx.db() as db:
-            try:
-                person = find_person_for_login(db, body.personnummer)
-            except Problem as exc:
-                raise _refused(ctx, request, exc) from None
+            person = _login(ctx, db, request, body.personnummer)
             code = issue_code(db, subject_kind="person", subject_id=person.id, method=body.method,
                               code_challenge=body.code_challenge)
         return CodeResponse(code=code)
@@ -135,7 +160,7 @@ def create_idp(ctx: Context) -> FastAPI:
         with ctx.db() as db:
             staff = db.scalar(select(Staff).where(Staff.hsa_id == body.hsa_id))
             if staff is None:
-                raise _refused(ctx, request, Problem(403, "Unknown staff member."))
+                raise _refused(ctx, request, Problem(403, "Det gick inte att logga in med det här HSA-id:t."))
             code = issue_code(db, subject_kind="staff", subject_id=staff.id, method="siths")
         return CodeResponse(code=code)
 
@@ -148,11 +173,11 @@ def create_idp(ctx: Context) -> FastAPI:
         with ctx.db() as db:
             if grant_type == "authorization_code":
                 if not code:
-                    raise Problem(400, "code is required.", error="invalid_request")
+                    raise Problem(400, "Koden saknas (code).", error="invalid_request")
                 tokens = exchange_code(ctx, db, code, code_verifier, redirect_uri)
             else:
                 if not refresh_token:
-                    raise Problem(400, "refresh_token is required.", error="invalid_request")
+                    raise Problem(400, "Förnyelsetoken saknas (refresh_token).", error="invalid_request")
                 tokens = refresh_tokens(ctx, db, refresh_token)
         return JSONResponse(tokens.as_json(), headers={"Cache-Control": "no-store"})
 

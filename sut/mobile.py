@@ -1,7 +1,8 @@
 """The mobile API /api/v1 (OpenAPI 3.1 at /api/v1/openapi.json): the new app's backend.
 
 Every operation needs a person's bearer token, checks the app's minimum version first (426, BR-REG-3) and
-answers errors as problem+json. ``X-Acting-For`` selects a child one is ombud for, per request (BR-PROXY-1).
+answers errors as problem+json. ``X-Acting-For`` selects a child one is ombud for, per request (BR-PROXY-1), on
+the operations that declare it; every other operation refuses it with 403 not-for-ombud.
 The domain logic lives in ``services``; this module is HTTP only.
 """
 
@@ -11,15 +12,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Request, Response, Security
+from fastapi import Body, Depends, FastAPI, Request, Response, Security
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 
 from . import problems, services
-from .auth import Principal, Subject, authenticate, require_supported_app, resolve_subject
+from .auth import (
+    Principal,
+    Subject,
+    authenticate,
+    refuse_undeclared_acting_for,
+    require_supported_app,
+    resolve_subject,
+)
 from .context import Context
-from .problems import Problem
 from .schemas import (
     ActingFor,
     ActingForList,
@@ -70,7 +77,7 @@ def create_mobile_api(ctx: Context) -> FastAPI:
     app = FastAPI(title="1177 mobile API", version="1.0.0", docs_url=None, redoc_url=None,
                   description="Backend of the 1177 app: profile, region services, inbox, bookings, journal, "
                               "notification settings, devices, consents, SSO, audit extract, export and erasure.",
-                  dependencies=[Security(bearer_scheme)])
+                  dependencies=[Security(bearer_scheme), Depends(refuse_undeclared_acting_for)])
     app.state.ctx = ctx
     problems.install(app)
 
@@ -83,10 +90,6 @@ def create_mobile_api(ctx: Context) -> FastAPI:
             assert principal.person is not None
             subject = resolve_subject(db, principal.person, acting_for)
             yield db, principal, subject
-
-    def self_only(subject: Subject, what: str) -> None:
-        if subject.role != "self":
-            raise Problem(403, f"{what} kan inte visas som ombud.", type_="urn:1177:problem:not-for-ombud")
 
     # --- profile, catalogue, start ----------------------------------------------------------------------------------
 
@@ -288,10 +291,9 @@ def create_mobile_api(ctx: Context) -> FastAPI:
 
     @app.get("/audit-extract", response_model=AuditExtract, operation_id="getAuditExtract", tags=["privacy"],
              responses=problem_responses(*BASE, 422))
-    def audit_extract(request: Request, x_acting_for: ActingFor = None) -> Any:
+    def audit_extract(request: Request) -> Any:
         """Loggutdrag: who read my data, when, at which care unit and in what role (BR-AUDIT-1). Not as ombud."""
-        with call(request, x_acting_for) as (db, principal, subject):
-            self_only(subject, "Loggutdrag")
+        with call(request) as (db, principal, _):
             return {"entries": services.audit_extract(db, principal)}
 
     @app.get("/export", response_model=DataExport, operation_id="exportData", tags=["privacy"],
@@ -312,7 +314,7 @@ def create_mobile_api(ctx: Context) -> FastAPI:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes, servers=[{"url": "/api/v1"}])
-            app.openapi_schema = finish_openapi(schema)
+            app.openapi_schema = problems.document_refusals(finish_openapi(schema))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Security
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 
 from . import problems, services
-from .auth import Principal, authenticate
+from .auth import Principal, authenticate, refuse_undeclared_acting_for
 from .context import Context
 from .push.bulk import create_bulk_router
 from .schemas import (
@@ -39,7 +39,7 @@ BASE = (401, 403)
 def create_staff_api(ctx: Context) -> FastAPI:
     app = FastAPI(title="1177 staff API (personalverktyg)", version="1.0.0", docs_url=None, redoc_url=None,
                   description="Care staff send messages to patients of their care unit and read them back.",
-                  dependencies=[Security(bearer_scheme)])
+                  dependencies=[Security(bearer_scheme), Depends(refuse_undeclared_acting_for)])
     app.state.ctx = ctx
     problems.install(app)
 
@@ -91,7 +91,7 @@ def create_staff_api(ctx: Context) -> FastAPI:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes, servers=[{"url": "/staff/v1"}])
-            app.openapi_schema = finish_openapi(schema)
+            app.openapi_schema = problems.document_refusals(finish_openapi(schema))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -14,7 +14,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from support import FaultSwitch, app_tokens, problem
+from support import FaultSwitch, app_tokens, problem, reset_keeping_faults
 
 API = "/api/v1"
 NewClient = Callable[..., tuple[httpx.Client, dict[str, Any]]]
@@ -51,21 +51,70 @@ def b64(data: dict[str, Any]) -> str:
 
 # --- who may log in (BR-ID-1) -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("role", "type_"), [("samordningsnummer", "urn:1177:problem:samordningsnummer"),
-                                              ("deceased", "urn:1177:problem:deceased")])
-def test_refused_logins(http: httpx.Client, new_person: NewPerson, role: str, type_: str) -> None:
-    problem(login(http, new_person(role)["personnummer"]), 403, type_)
+REFUSED = "urn:1177:problem:login-refused"
 
 
-def test_unknown_person_is_refused_and_invalid_numbers_are_422(http: httpx.Client, new_person: NewPerson) -> None:
+def refused_numbers(http: httpx.Client, new_person: NewPerson) -> dict[str, str]:
+    """A number for every reason a login is refused (BR-ID-1), all syntactically personnummer. The refusals
+    count towards the per-address limit, so the limits are reset first."""
+    reset_keeping_faults(http)
     stem = "200101980"  # 1920-01-01, a test serial: older than anyone the seed makes
-    nobody = "19" + stem + luhn_digit(stem)
-    problem(login(http, nobody), 403, "urn:1177:problem:unknown-person")
     number = new_person("adult")["personnummer"]
-    wrong_check = number[:-1] + str((int(number[-1]) + 1) % 10)
-    problem(login(http, wrong_check), 422, "urn:1177:problem:invalid-personnummer")
-    for garbage in ("", "abc", "19900101", "1990-01-01-1234", number + "1"):
-        problem(login(http, garbage), 422)
+    return {"unknown": "19" + stem + luhn_digit(stem), "deceased": new_person("deceased")["personnummer"],
+            "samordningsnummer": new_person("samordningsnummer")["personnummer"],
+            "wrong check digit": number[:-1] + str((int(number[-1]) + 1) % 10),
+            # A region's reservnummer is written like a personnummer but has no valid check digit.
+            "reservnummer": "19900101999" + str((int(luhn_digit("900101999")) + 1) % 10),
+            "no such date": "19901301" + "9803"}
+
+
+def outside_view(response: httpx.Response) -> tuple[Any, ...]:
+    """What anyone outside sees of an answer: status, body, and every header but the date."""
+    headers = {k: v for k, v in response.headers.items() if k not in {"date", "content-length"}}
+    body = response.json() if "json" in response.headers.get("content-type", "") else response.text
+    return response.status_code, json.dumps(body, sort_keys=True), tuple(sorted(headers.items()))
+
+
+def test_every_refused_login_looks_the_same(http: httpx.Client, new_person: NewPerson) -> None:
+    """Who exists, who died and who has a samordningsnummer is not told to whoever types a number (BR-ID-1)."""
+    seen = {}
+    for reason, number in refused_numbers(http, new_person).items():
+        response = login(http, number)
+        problem(response, 403, REFUSED)
+        seen[reason] = outside_view(response)
+    assert len(set(seen.values())) == 1, seen
+    for garbage in ("", "abc", "19900101", "1990-01-01-1234", "1990010198031"):
+        problem(login(http, garbage), 422)  # not a personnummer at all: the form says so
+
+
+def test_every_refused_form_login_looks_the_same(http: httpx.Client, new_person: NewPerson) -> None:
+    page = http.get("/idp/authorize")
+    assert page.status_code == 200
+    seen = {}
+    for reason, number in refused_numbers(http, new_person).items():
+        response = http.post("/idp/authorize", data={"personnummer": number, "method": "bankid"})
+        assert response.status_code == 403, (reason, response.status_code)
+        seen[reason] = outside_view(response)
+    assert len(set(seen.values())) == 1, seen
+    assert "Det gick inte att logga in" in response.text
+
+
+def test_the_reason_of_a_refusal_goes_to_the_audit_log(http: httpx.Client, new_person: NewPerson,
+                                                       faults: FaultSwitch) -> None:
+    deceased = new_person("deceased")
+    problem(login(http, deceased["personnummer"]), 403, REFUSED)
+    faults.on("deceased-login")  # only so the person can read their own log afterwards
+    tokens = app_tokens(http, deceased["personnummer"])
+    extract = http.get(f"{API}/audit-extract", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    refusals = [e for e in extract.json()["entries"] if e["action"] == "login.refused"]
+    assert [e["resource_id"] for e in refusals] == ["deceased"]
+
+
+def test_fault_login_reveals_reason(http: httpx.Client, new_person: NewPerson, faults: FaultSwitch) -> None:
+    faults.on("login-reveals-reason")
+    numbers = refused_numbers(http, new_person)
+    assert problem(login(http, numbers["deceased"]), 403)["type"] == "urn:1177:problem:deceased"
+    assert problem(login(http, numbers["unknown"]), 403)["type"] == "urn:1177:problem:unknown-person"
 
 
 def test_the_same_number_in_any_form_logs_in(http: httpx.Client, new_person: NewPerson) -> None:

@@ -72,7 +72,7 @@ def test_samordningsnummer_is_refused(new_person, target_urls) -> None:
     with httpx.Client(timeout=15) as client:
         response = client.post(f"{target_urls['idp']}/api/login",
                                json={"personnummer": person.personnummer, "method": "bankid"})
-    assert_problem(response, 403, "urn:1177:problem:samordningsnummer")
+    assert_problem(response, 403, "urn:1177:problem:login-refused")  # the same answer as for anyone refused
 
 
 @pytest.mark.req("BR-ID-1")
