@@ -16,6 +16,7 @@ from ..auth import resolve_subject
 from ..context import Context
 from ..links import app_link
 from ..problems import Problem
+from . import dates
 from .session import Visit, WebRoute, visit
 
 PUSH_CONSENT_VERSION = "push-sv-2026-01"
@@ -96,7 +97,9 @@ def create_pages_router(ctx: Context) -> APIRouter:
             v = visit(ctx, request, db)
             view = services.open_message(db, v.principal, v.subject, message_id)
         unit = (view.get("care_unit") or {}).get("name", view["sender_name"])
-        text = f"{view['subject']}\nFrån: {unit}\nDatum: {view['created_at']}\n\n{view['body']}\n"
+        # A saved file outlives "i dag": the date in full, in Swedish time.
+        sent = dates.text(view["created_at"], relative=False)
+        text = f"{view['subject']}\nFrån: {unit}\nSkickat: {sent}\n\n{view['body']}\n"
         return Response(text, media_type="text/plain; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="meddelande-1177.txt"'})
 
