@@ -216,17 +216,23 @@ def _unread(db: Session, person_id: str) -> int:
         Message.patient_id == person_id, Message.read_at.is_(None), Message.hidden.is_(False))) or 0
 
 
-def start_summary(db: Session, principal: Principal) -> dict[str, Any]:
-    """BR-INBOX-1: unread counts (own and per child under 13) and the next booking."""
+def start_summary(db: Session, principal: Principal, subject: Subject | None = None) -> dict[str, Any]:
+    """BR-INBOX-1: unread counts (own and per child under 13) and the next booking; for an ombud (BR-PROXY-1) the
+    child's, with no list of children, and the booking shown is audited with actor and subject (BR-AUDIT-1)."""
     person = _person(principal)
     require_joined(db, person)
+    whose = subject.person if subject is not None else person
     now = clock.now()
-    upcoming = db.scalars(select(Booking).where(Booking.patient_id == person.id, Booking.status == "booked")
+    upcoming = db.scalars(select(Booking).where(Booking.patient_id == whose.id, Booking.status == "booked")
                           .order_by(Booking.starts_at)).all()
     following = next((b for b in upcoming if clock.as_utc(b.starts_at) > now), None)
+    if following is not None and subject is not None and subject.role == "ombud":
+        _audit_per_unit(db, principal, subject, "booking.list", "booking", [following.care_unit_id])
+    acting = whose.id != person.id
     return {
-        "unread": _unread(db, person.id),
-        "children": [{**child, "unread": _unread(db, child["id"])} for child in acting_for(db, person)],
+        "unread": _unread(db, whose.id),
+        "children": [] if acting else [{**child, "unread": _unread(db, child["id"])}
+                                       for child in acting_for(db, person)],
         "next_booking": booking_view(db, following) if following else None,
     }
 

@@ -17,7 +17,7 @@ from ..context import Context
 from ..links import app_link
 from ..problems import Problem
 from . import dates
-from .session import Visit, WebRoute, visit
+from .session import Visit, WebRoute, safe_next, visit
 
 PUSH_CONSENT_VERSION = "push-sv-2026-01"
 AUDIT_ROWS_SHOWN = 200
@@ -51,7 +51,8 @@ NATIVE_PATHS = {"start": "/", "inbox": "/inbox", "bookings": "/bookings", "setti
 
 
 def _self_only(v: Visit) -> None:
-    """Journal, log extract and one's own data are never reached as ombud (BR-PROXY-1, PDL 5 kap. 5 §)."""
+    """Journal, log extract, one's own data, devices and consents, video meetings and the region's services are
+    one's own: never reached as ombud (BR-PROXY-1, PDL 5 kap. 5 §)."""
     if v.acting:
         raise Problem(403, "Not available while acting as ombud.", type_=OMBUD_NOT_ALLOWED)
 
@@ -71,7 +72,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
     def start(request: Request) -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
-            summary = services.start_summary(db, v.principal)
+            summary = services.start_summary(db, v.principal, v.subject)
             return v.page("start.html", nav="start", summary=summary)
 
     # --- inbox (BR-INBOX-1) ---------------------------------------------------------------------------------------
@@ -187,6 +188,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
     def devices(request: Request, status: str = "") -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             return v.page("devices.html", nav="settings", devices=services.list_devices(db, v.principal),
                           removed=status == "removed")
 
@@ -195,6 +197,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
                       csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             v.require_csrf(csrf_token)
             services.delete_device(db, v.principal, installation_id)
         return RedirectResponse("/devices?status=removed", status_code=303)
@@ -203,6 +206,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
     def consents(request: Request, status: str = "") -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             items = services.list_consents(db, v.principal)
             active = [c for c in items if c["active"] and c["purpose"] == "push"]
             return v.page("consents.html", nav="settings", consents=items, push_active=bool(active),
@@ -212,6 +216,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
     def consent_give(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             v.require_csrf(csrf_token)
             services.grant_consent(db, v.principal, purpose="push", text_version=PUSH_CONSENT_VERSION)
         return RedirectResponse("/consents?status=given", status_code=303)
@@ -221,6 +226,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
                          csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             v.require_csrf(csrf_token)
             services.withdraw_consent(db, v.principal, consent_id)
         return RedirectResponse("/consents?status=withdrawn", status_code=303)
@@ -235,14 +241,16 @@ def create_pages_router(ctx: Context) -> APIRouter:
 
     @router.post("/acting-for")
     def acting_for_switch(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "",
-                          subject: Annotated[str, Form(max_length=64)] = "self") -> Response:
-        """An explicit switch; the same check as every API request decides whom one may act for."""
+                          subject: Annotated[str, Form(max_length=64)] = "self",
+                          next: Annotated[str, Form(max_length=500)] = "/") -> Response:
+        """An explicit switch; the same check as every API request decides whom one may act for. ``next`` takes
+        the user back to the page that asked them to switch."""
         with ctx.db() as db:
             v = visit(ctx, request, db)
             v.require_csrf(csrf_token)
             chosen = resolve_subject(db, v.person, None if subject == "self" else subject)  # 403 if not allowed
             v.session.acting_for_id = chosen.person.id if chosen.role == "ombud" else None
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(safe_next(next), status_code=303)
 
     # --- log extract, my data (BR-AUDIT-1, BR-GDPR-1) --------------------------------------------------------------
 
@@ -292,6 +300,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
         external browser without SSO (BR-REG-2)."""
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             info = services.video_meetings(ctx, db, v.principal)
             meetings = []
             for meeting in info["meetings"]:
@@ -309,6 +318,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
         """Inera's video service, embedded: the waiting room of one booked meeting (mode "inera" only)."""
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             info = services.video_meetings(ctx, db, v.principal)
             meeting = next((m for m in info["meetings"] if m["id"] == booking_id), None)
             if info["mode"] != "inera" or meeting is None:
@@ -319,6 +329,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
     def service_catalogue(request: Request) -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             catalogue = services.catalogue(ctx, db, v.person)
             items = []
             for item in catalogue["services"]:
