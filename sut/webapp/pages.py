@@ -4,10 +4,12 @@ check who is asking (``visit``), check the CSRF token of every form, and render.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -20,7 +22,7 @@ from . import dates
 from .session import Visit, WebRoute, safe_next, visit
 
 PUSH_CONSENT_VERSION = "push-sv-2026-01"
-AUDIT_ROWS_SHOWN = 200
+AUDIT_PAGE_SIZE = 25
 OMBUD_NOT_ALLOWED = "urn:1177:problem:ombud-not-allowed"
 APP_SSO_OPEN = app_link("sso/open")  # the app fetches a ticket for the audience and opens the URL (BR-ID-3)
 
@@ -55,6 +57,69 @@ def _self_only(v: Visit) -> None:
     one's own: never reached as ombud (BR-PROXY-1, PDL 5 kap. 5 §)."""
     if v.acting:
         raise Problem(403, "Not available while acting as ombud.", type_=OMBUD_NOT_ALLOWED)
+
+
+@dataclass(frozen=True)
+class WantedExtract:
+    """The log extract's query string, read leniently: a value that makes no sense is dropped and said so."""
+
+    only: services.ExtractFilter
+    page: int
+    fields: dict[str, str]  # what the form shows and the paging links carry
+    errors: list[str]
+
+
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _midnight(day: date) -> datetime:
+    """The start of a day in Sweden, in UTC as the log stores it."""
+    return datetime.combine(day, time(), dates.SWEDEN).astimezone(UTC)
+
+
+def _extract_filter(*, page: str, from_: str, to: str, role: str, unit: str, upto: str) -> WantedExtract:
+    errors = []
+    first, last = _day(from_), _day(to)
+    if (from_ and first is None) or (to and last is None):
+        errors.append("Skriv datum som ÅÅÅÅ-MM-DD, till exempel 2026-03-01.")
+    if first and last and first > last:
+        errors.append("Datumet ”från och med” ska vara före ”till och med”.")
+        first = last = None
+    role = role if role in ROLE_TEXTS else ""
+    number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    pinned = int(upto) if upto.isdigit() and len(upto) < 19 else None
+    only = services.ExtractFilter(since=_midnight(first) if first else None,
+                                  until=_midnight(last + timedelta(days=1)) if last else None,
+                                  role=role or None, care_unit_id=unit or None, upto=pinned,
+                                  offset=(number - 1) * AUDIT_PAGE_SIZE, limit=AUDIT_PAGE_SIZE)
+    fields = {"from": first.isoformat() if first else "", "to": last.isoformat() if last else "", "role": role,
+              "unit": unit if len(unit) <= 40 else ""}
+    return WantedExtract(only=only, page=number, fields=fields, errors=errors)
+
+
+def _extract_view(wanted: WantedExtract, result: dict[str, Any]) -> dict[str, Any]:
+    """What the template shows: the rows, "visar 26–50 av 312", and links to the pages either side, which keep
+    the filters and stay on the records there were when the user started (``upto``)."""
+    total, rows = result["total"], result["entries"]
+    pages = max(1, -(-total // AUDIT_PAGE_SIZE))
+
+    def link(number: int) -> str | None:
+        if not 1 <= number <= pages:
+            return None
+        query = {k: v for k, v in wanted.fields.items() if v}
+        if result["upto"] is not None:
+            query["upto"] = str(result["upto"])
+        return f"/audit-extract?{urlencode({**query, 'page': str(number)})}"
+
+    return {"rows": rows, "total": total, "first": wanted.only.offset + 1 if rows else 0,
+            "last": wanted.only.offset + len(rows), "page": wanted.page, "pages": pages,
+            "previous": link(min(wanted.page - 1, pages)), "next": link(wanted.page + 1),
+            "fields": wanted.fields, "errors": wanted.errors, "care_units": result["care_units"],
+            "filtered": any(wanted.fields.values())}
 
 
 def _app_sso_link(audience: str, url: str) -> str:
@@ -255,12 +320,16 @@ def create_pages_router(ctx: Context) -> APIRouter:
     # --- log extract, my data (BR-AUDIT-1, BR-GDPR-1) --------------------------------------------------------------
 
     @router.get("/audit-extract")
-    def audit_extract(request: Request) -> Response:
+    def audit_extract(request: Request, page: str = "", from_: Annotated[str, Query(alias="from")] = "",
+                      to: str = "", role: str = "", unit: str = "", upto: str = "") -> Response:
+        """The log extract a page at a time, filtered by period, role and care unit: plain GET links and a GET
+        form, so it works without JavaScript (BR-AUDIT-1, PDL 8 kap. 1 §)."""
         with ctx.db() as db:
             v = visit(ctx, request, db)
             _self_only(v)
-            rows = services.audit_extract(db, v.principal)
-            return v.page("audit_extract.html", nav="my-data", rows=rows[:AUDIT_ROWS_SHOWN], total=len(rows),
+            wanted = _extract_filter(page=page, from_=from_, to=to, role=role, unit=unit, upto=upto)
+            result = services.audit_extract_page(db, v.principal, wanted.only)
+            return v.page("audit_extract.html", nav="my-data", extract=_extract_view(wanted, result),
                           actions=ACTION_TEXTS, roles=ROLE_TEXTS)
 
     @router.get("/my-data")

@@ -35,7 +35,7 @@ PAGES = {
     "/devices": "devices-empty",
     "/consents": "consent-text",
     "/acting-for": "acting-for-form",
-    "/audit-extract": "audit-list",
+    "/audit-extract": "audit-filter",  # the list itself is empty until something has been read
     "/my-data": "erasure-form",
     "/video": "video-mode",
     "/services": "service-list",
