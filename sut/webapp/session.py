@@ -250,8 +250,8 @@ STATUS_TEXTS: dict[int, tuple[str, str]] = {
     403: ("Du har inte behörighet", "Du har inte behörighet att se det här."),
     404: ("Sidan finns inte", "Det du letar efter finns inte, eller så har du inte tillgång till det."),
     409: ("Det gick inte att genomföra", "Ändringen kunde inte göras just nu."),
-    422: ("Uppgifterna är inte giltiga", "Kontrollera uppgifterna och försök igen."),
     410: ("Sidan finns inte längre", "Det du letar efter har tagits bort."),
+    422: ("Uppgifterna är inte giltiga", "Kontrollera uppgifterna och försök igen."),
     426: ERROR_TEXTS["urn:1177:problem:app-update-required"],
     429: ("För många försök", "Vänta en stund och försök igen."),
 }
