@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +40,9 @@ VIDEO_MODES = ("inera", "regional-sso", "external")
 GIVEN = ["Åsa", "Björn", "Märta", "Örjan", "Karin", "Lars", "Ingrid", "Nils", "Saga", "Elias", "Maja", "Hugo"]
 FAMILY = ["Öberg", "Ågren", "Lindqvist", "Bäckström", "Nilsson", "Sjöberg", "Håkansson", "Ek", "Strand"]
 UNIT_KINDS = ["Vårdcentral", "Barnavårdscentral", "Ungdomsmottagning"]
+SWEDEN = ZoneInfo("Europe/Stockholm")
+# Booked times as a clinic gives them: weekdays, on the quarter hour, the last at 16:30 (Swedish time).
+CLINIC_SLOTS = [time(8 + q // 4, 15 * (q % 4)) for q in range(35)]
 
 # Roles the control API can seed; "guardian" comes with one child under 13 and one of 13 to 17.
 ROLES = ("adult", "adult-not-joined", "guardian", "deceased", "samordningsnummer", "protected-identity")
@@ -52,6 +56,27 @@ class Seeded:
 
 def _care_unit_id(region: str, n: int) -> str:
     return f"SE2321000{region}-{n:04d}"
+
+
+def _unit_kind(age: int) -> str:
+    """Where a person of this age is a patient: the child health centre (BVC) until school starts at six, the
+    youth clinic from 13 to 25 (ungdomsmottagningar take roughly those ages), the health centre otherwise."""
+    if age < 6:
+        return "Barnavårdscentral"
+    if 13 <= age <= 25:
+        return "Ungdomsmottagning"
+    return "Vårdcentral"
+
+
+def _age(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def _clinic_time(day: date, rng: random.Random, *, weekdays: bool = True) -> datetime:
+    """A quarter-hour slot in clinic hours on ``day`` (moved on to Monday from a weekend), in UTC as stored."""
+    while weekdays and day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, rng.choice(CLINIC_SLOTS), tzinfo=SWEDEN).astimezone(UTC)
 
 
 def seed_base(db: Session, *, joined_regions: int, rng: random.Random) -> None:
@@ -83,15 +108,18 @@ def _birth(rng: random.Random, age: int, today: date) -> date:
 
 
 def _new_person(db: Session, rng: random.Random, *, role: str, age: int, region: Region,
-                coordination: bool = False, birth: date | None = None, **extra: Any) -> Person:
+                coordination: bool = False, birth: date | None = None, family_name: str | None = None,
+                not_named: frozenset[str] = frozenset(), **extra: Any) -> Person:
+    """A person; a child takes a guardian's ``family_name`` and none of the family's given names (``not_named``)."""
     birth = birth or _birth(rng, age, clock.now().date())
     while True:
         number = pnr.make(birth, rng, coordination=coordination)
         if db.scalar(select(Person.id).where(Person.personnummer == number)) is None:
             break
     n = rng.randrange(10_000)
+    given = rng.choice([name for name in GIVEN if name not in not_named])
     person = Person(
-        personnummer=number, given_name=rng.choice(GIVEN), family_name=rng.choice(FAMILY), birth_date=birth,
+        personnummer=number, given_name=given, family_name=family_name or rng.choice(FAMILY), birth_date=birth,
         region_code=region.code, address=f"Testgatan {rng.randint(1, 99)}, 123 45 Teststad",
         email=f"testperson{n}@example.invalid",
         phone=f"+46701740{rng.randint(605, 699)}",  # PTS's range of numbers reserved for fiction
@@ -105,24 +133,34 @@ def _new_person(db: Session, rng: random.Random, *, role: str, age: int, region:
 
 
 def _records(db: Session, rng: random.Random, person: Person, unit: CareUnit) -> None:
-    """Care relation, messages (one read), bookings and journal entries, so every screen has content."""
+    """Care relation, messages (one read), bookings and journal entries, so every screen has content; all at
+    times a clinic works, in the past or the coming weeks."""
     now = clock.now()
+    today = now.astimezone(SWEDEN).date()
     db.add(CareRelation(care_unit_id=unit.id, patient_id=person.id))
     subjects = ["Provsvar", "Påminnelse om besök", "Svar på din fråga", "Kallelse till återbesök"]
     for i, subject in enumerate(rng.sample(subjects, 3)):
+        # Messages go out any day (reminders and test results are sent by the system), in the day's hours.
         db.add(Message(patient_id=person.id, care_unit_id=unit.id, sender_name=unit.name, subject=subject,
                        body=f"Hej! Detta är ett testmeddelande från {unit.name}.",
-                       created_at=now - timedelta(days=i + 1), read_at=(now - timedelta(days=i)) if i == 2 else None))
+                       created_at=_clinic_time(today - timedelta(days=i + 1), rng, weekdays=False),
+                       read_at=(now - timedelta(days=i)) if i == 2 else None))
     for days, kind in ((7, "visit"), (14, "video")):
-        db.add(Booking(patient_id=person.id, care_unit_id=unit.id, starts_at=now + timedelta(days=days),
-                       kind=kind, status="booked"))
+        db.add(Booking(patient_id=person.id, care_unit_id=unit.id,
+                       starts_at=_clinic_time(today + timedelta(days=days), rng), kind=kind, status="booked"))
     for i in range(2):
-        db.add(JournalEntry(patient_id=person.id, care_unit_id=unit.id, written_at=now - timedelta(days=30 * (i + 1)),
+        db.add(JournalEntry(patient_id=person.id, care_unit_id=unit.id,
+                            written_at=_clinic_time(today - timedelta(days=30 * (i + 1)), rng),
                             author=f"Leg. läkare {rng.choice(FAMILY)}", text="Besöksanteckning (testdata)."))
 
 
-def _unit_in(db: Session, region: Region, rng: random.Random) -> CareUnit:
-    return rng.choice(db.scalars(select(CareUnit).where(CareUnit.region_code == region.code)).all())
+def _unit_for(db: Session, region: Region, person: Person) -> CareUnit:
+    """The person's care unit in their region, of the kind that fits their age."""
+    kind = _unit_kind(_age(person.birth_date, clock.now().date()))
+    unit = db.get(CareUnit, _care_unit_id(region.code, UNIT_KINDS.index(kind) + 1))
+    if unit is None:  # seed_base makes every kind in every region
+        raise ValueError(f"no {kind} in region {region.code}")
+    return unit
 
 
 def new_person(db: Session, role: str, rng: random.Random) -> Seeded:
@@ -130,20 +168,24 @@ def new_person(db: Session, role: str, rng: random.Random) -> Seeded:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     region = _region(db, role != "adult-not-joined", rng)
-    unit = _unit_in(db, region, rng)
     kwargs: dict[str, Any] = {}
     if role == "deceased":
         kwargs["deceased"] = True
     if role == "protected-identity":
         kwargs["protected_identity"] = True
-    person = _new_person(db, rng, role=role, age=rng.randint(25, 70), region=region,
+    # A guardian of a child of up to 17 is at least 35 here, so no parent was a child at the birth.
+    age = rng.randint(35, 55) if role == "guardian" else rng.randint(26, 70)
+    person = _new_person(db, rng, role=role, age=age, region=region,
                          coordination=role == "samordningsnummer", **kwargs)
-    _records(db, rng, person, unit)
+    _records(db, rng, person, _unit_for(db, region, person))
     children: list[Person] = []
     if role == "guardian":
+        named = {person.given_name}
         for child_role, age in (("child-under-13", rng.randint(2, 12)), ("child-13-17", rng.randint(13, 17))):
-            child = _new_person(db, rng, role=child_role, age=age, region=region)
-            _records(db, rng, child, unit)
+            child = _new_person(db, rng, role=child_role, age=age, region=region, family_name=person.family_name,
+                                not_named=frozenset(named))
+            named.add(child.given_name)
+            _records(db, rng, child, _unit_for(db, region, child))
             db.add(Guardianship(guardian_id=person.id, child_id=child.id))
             # The guardian's own channel choices for this child (BR-NOTIF-2).
             db.add(NotificationSetting(owner_id=person.id, subject_id=child.id, push=False, sms=True,

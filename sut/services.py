@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import re
 import string
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -216,17 +217,23 @@ def _unread(db: Session, person_id: str) -> int:
         Message.patient_id == person_id, Message.read_at.is_(None), Message.hidden.is_(False))) or 0
 
 
-def start_summary(db: Session, principal: Principal) -> dict[str, Any]:
-    """BR-INBOX-1: unread counts (own and per child under 13) and the next booking."""
+def start_summary(db: Session, principal: Principal, subject: Subject | None = None) -> dict[str, Any]:
+    """BR-INBOX-1: unread counts (own and per child under 13) and the next booking; for an ombud (BR-PROXY-1) the
+    child's, with no list of children, and the booking shown is audited with actor and subject (BR-AUDIT-1)."""
     person = _person(principal)
     require_joined(db, person)
+    whose = subject.person if subject is not None else person
     now = clock.now()
-    upcoming = db.scalars(select(Booking).where(Booking.patient_id == person.id, Booking.status == "booked")
+    upcoming = db.scalars(select(Booking).where(Booking.patient_id == whose.id, Booking.status == "booked")
                           .order_by(Booking.starts_at)).all()
     following = next((b for b in upcoming if clock.as_utc(b.starts_at) > now), None)
+    if following is not None and subject is not None and subject.role == "ombud":
+        _audit_per_unit(db, principal, subject, "booking.list", "booking", [following.care_unit_id])
+    acting = whose.id != person.id
     return {
-        "unread": _unread(db, person.id),
-        "children": [{**child, "unread": _unread(db, child["id"])} for child in acting_for(db, person)],
+        "unread": _unread(db, whose.id),
+        "children": [] if acting else [{**child, "unread": _unread(db, child["id"])}
+                                       for child in acting_for(db, person)],
         "next_booking": booking_view(db, following) if following else None,
     }
 
@@ -539,20 +546,61 @@ def _actor_name(db: Session, record: AuditRecord) -> str:
     return f"{person.given_name} {person.family_name}" if person else "Okänd person"
 
 
-def _extract_rows(db: Session, person_id: str) -> list[dict[str, Any]]:
-    rows = db.scalars(select(AuditRecord).where(AuditRecord.subject_id == person_id)
-                      .order_by(AuditRecord.seq.desc())).all()
+@dataclass(frozen=True)
+class ExtractFilter:
+    """Which part of the log extract to show; the defaults are all of it, newest first (BR-AUDIT-1)."""
+
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    role: str | None = None  # self, ombud, staff
+    care_unit_id: str | None = None
+    upto: int | None = None  # the newest record to consider, so paging holds still while new reads are logged
+    offset: int = 0
+    limit: int | None = None
+
+
+def _extract_query(person_id: str, only: ExtractFilter) -> Any:
+    query = select(AuditRecord).where(AuditRecord.subject_id == person_id)
+    if only.since is not None:
+        query = query.where(AuditRecord.at >= only.since)
+    if only.until is not None:
+        query = query.where(AuditRecord.at < only.until)
+    if only.role:
+        query = query.where(AuditRecord.role == only.role)
+    if only.care_unit_id:
+        query = query.where(AuditRecord.care_unit_id == only.care_unit_id)
+    if only.upto is not None:
+        query = query.where(AuditRecord.seq <= only.upto)
+    return query
+
+
+def _extract_rows(db: Session, person_id: str, only: ExtractFilter = ExtractFilter()) -> list[dict[str, Any]]:
+    query = _extract_query(person_id, only).order_by(AuditRecord.seq.desc()).offset(only.offset)
+    rows = db.scalars(query.limit(only.limit) if only.limit is not None else query).all()
     return [{"at": _iso(r.at), "actor_kind": r.actor_kind, "actor_name": _actor_name(db, r),
              "role": r.role, "action": r.action, "resource_type": r.resource_type, "resource_id": r.resource_id,
              "care_unit": _unit(db, r.care_unit_id)} for r in rows]
 
 
-def audit_extract(db: Session, principal: Principal) -> list[dict[str, Any]]:
+def audit_extract(db: Session, principal: Principal, only: ExtractFilter = ExtractFilter()) -> list[dict[str, Any]]:
     """Loggutdrag: who read my data, when, at which care unit and in what role (BR-AUDIT-1); not as ombud."""
+    return audit_extract_page(db, principal, only)["entries"]
+
+
+def audit_extract_page(db: Session, principal: Principal, only: ExtractFilter = ExtractFilter()) -> dict[str, Any]:
+    """One page of the log extract with what paging and filters need: how many match, the newest record to pin
+    the following pages to, and the care units that occur in the whole log. Viewing it is itself logged."""
     person = _person(principal)
-    rows = _extract_rows(db, person.id)
+    upto = only.upto if only.upto is not None else db.scalar(
+        select(func.max(AuditRecord.seq)).where(AuditRecord.subject_id == person.id))
+    pinned = replace(only, upto=upto)
+    total = db.scalar(select(func.count()).select_from(_extract_query(person.id, pinned).subquery())) or 0
+    unit_ids = db.scalars(select(AuditRecord.care_unit_id).where(
+        AuditRecord.subject_id == person.id, AuditRecord.care_unit_id.is_not(None)).distinct()).all()
+    units = sorted((u for u in (_unit(db, uid) for uid in unit_ids) if u), key=lambda u: u["name"])
+    entries = _extract_rows(db, person.id, pinned)
     _audit(db, principal, person.id, "self", "audit.extract", "audit-log")
-    return rows
+    return {"entries": entries, "total": total, "upto": upto, "care_units": units}
 
 
 def export(db: Session, principal: Principal) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -10,54 +9,19 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from . import clock, faults
+from . import faults
 from .auth import app_client
+from .webapp import dates
 
 TEMPLATES = Path(__file__).parent / "templates"
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True,
                   lstrip_blocks=True)
 env.globals["fault"] = faults.active
 
-MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
-          "november", "december")
-WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
-
-
-try:
-    from zoneinfo import ZoneInfo
-
-    SWEDEN: Any = ZoneInfo("Europe/Stockholm")
-except (ImportError, KeyError, OSError):  # a machine without a time zone database: standard time will do
-    SWEDEN = timezone(timedelta(hours=1), "CET")
-
-
-def _local(value: datetime) -> datetime:
-    return clock.as_utc(value).astimezone(SWEDEN)
-
-
-def swedish_date(value: datetime | str | None, with_time: bool = True, with_weekday: bool = False) -> str:
-    """'3 mars 2026 kl. 14:05' (Språkrådet's style for dates and times); takes datetimes or ISO strings."""
-    if not value:
-        return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    local = _local(value)
-    text = f"{local.day} {MONTHS[local.month - 1]} {local.year}"
-    if with_weekday:
-        text = f"{WEEKDAYS[local.weekday()].capitalize()} {text}"
-    if with_time:
-        text += f" kl. {local:%H:%M}"
-    return text
-
-
-def iso(value: datetime | str | None) -> str:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return clock.as_utc(value).isoformat() if value else ""
-
-
-env.filters["datum"] = swedish_date
-env.filters["iso"] = iso
+# Dates in Swedish, in Stockholm time, from CLDR (sut/webapp/dates.py): text, ISO, and a whole <time> element.
+env.filters["datum"] = dates.text
+env.filters["iso"] = dates.iso
+env.filters["when"] = dates.time_element
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -4,10 +4,12 @@ check who is asking (``visit``), check the CSRF token of every form, and render.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -16,10 +18,11 @@ from ..auth import resolve_subject
 from ..context import Context
 from ..links import app_link
 from ..problems import Problem
-from .session import Visit, WebRoute, visit
+from . import dates
+from .session import Visit, WebRoute, safe_next, visit
 
 PUSH_CONSENT_VERSION = "push-sv-2026-01"
-AUDIT_ROWS_SHOWN = 200
+AUDIT_PAGE_SIZE = 25
 OMBUD_NOT_ALLOWED = "urn:1177:problem:ombud-not-allowed"
 APP_SSO_OPEN = app_link("sso/open")  # the app fetches a ticket for the audience and opens the URL (BR-ID-3)
 
@@ -50,9 +53,73 @@ NATIVE_PATHS = {"start": "/", "inbox": "/inbox", "bookings": "/bookings", "setti
 
 
 def _self_only(v: Visit) -> None:
-    """Journal, log extract and one's own data are never reached as ombud (BR-PROXY-1, PDL 5 kap. 5 §)."""
+    """Journal, log extract, one's own data, devices and consents, video meetings and the region's services are
+    one's own: never reached as ombud (BR-PROXY-1, PDL 5 kap. 5 §)."""
     if v.acting:
         raise Problem(403, "Not available while acting as ombud.", type_=OMBUD_NOT_ALLOWED)
+
+
+@dataclass(frozen=True)
+class WantedExtract:
+    """The log extract's query string, read leniently: a value that makes no sense is dropped and said so."""
+
+    only: services.ExtractFilter
+    page: int
+    fields: dict[str, str]  # what the form shows and the paging links carry
+    errors: list[str]
+
+
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _midnight(day: date) -> datetime:
+    """The start of a day in Sweden, in UTC as the log stores it."""
+    return datetime.combine(day, time(), dates.SWEDEN).astimezone(UTC)
+
+
+def _extract_filter(*, page: str, from_: str, to: str, role: str, unit: str, upto: str) -> WantedExtract:
+    errors = []
+    first, last = _day(from_), _day(to)
+    if (from_ and first is None) or (to and last is None):
+        errors.append("Skriv datum som ÅÅÅÅ-MM-DD, till exempel 2026-03-01.")
+    if first and last and first > last:
+        errors.append("Datumet ”från och med” ska vara före ”till och med”.")
+        first = last = None
+    role = role if role in ROLE_TEXTS else ""
+    number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    pinned = int(upto) if upto.isdigit() and len(upto) < 19 else None
+    only = services.ExtractFilter(since=_midnight(first) if first else None,
+                                  until=_midnight(last + timedelta(days=1)) if last else None,
+                                  role=role or None, care_unit_id=unit or None, upto=pinned,
+                                  offset=(number - 1) * AUDIT_PAGE_SIZE, limit=AUDIT_PAGE_SIZE)
+    fields = {"from": first.isoformat() if first else "", "to": last.isoformat() if last else "", "role": role,
+              "unit": unit if len(unit) <= 40 else ""}
+    return WantedExtract(only=only, page=number, fields=fields, errors=errors)
+
+
+def _extract_view(wanted: WantedExtract, result: dict[str, Any]) -> dict[str, Any]:
+    """What the template shows: the rows, "visar 26–50 av 312", and links to the pages either side, which keep
+    the filters and stay on the records there were when the user started (``upto``)."""
+    total, rows = result["total"], result["entries"]
+    pages = max(1, -(-total // AUDIT_PAGE_SIZE))
+
+    def link(number: int) -> str | None:
+        if not 1 <= number <= pages:
+            return None
+        query = {k: v for k, v in wanted.fields.items() if v}
+        if result["upto"] is not None:
+            query["upto"] = str(result["upto"])
+        return f"/audit-extract?{urlencode({**query, 'page': str(number)})}"
+
+    return {"rows": rows, "total": total, "first": wanted.only.offset + 1 if rows else 0,
+            "last": wanted.only.offset + len(rows), "page": wanted.page, "pages": pages,
+            "previous": link(min(wanted.page - 1, pages)), "next": link(wanted.page + 1),
+            "fields": wanted.fields, "errors": wanted.errors, "care_units": result["care_units"],
+            "filtered": any(wanted.fields.values())}
 
 
 def _app_sso_link(audience: str, url: str) -> str:
@@ -70,7 +137,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
     def start(request: Request) -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
-            summary = services.start_summary(db, v.principal)
+            summary = services.start_summary(db, v.principal, v.subject)
             return v.page("start.html", nav="start", summary=summary)
 
     # --- inbox (BR-INBOX-1) ---------------------------------------------------------------------------------------
@@ -96,7 +163,9 @@ def create_pages_router(ctx: Context) -> APIRouter:
             v = visit(ctx, request, db)
             view = services.open_message(db, v.principal, v.subject, message_id)
         unit = (view.get("care_unit") or {}).get("name", view["sender_name"])
-        text = f"{view['subject']}\nFrån: {unit}\nDatum: {view['created_at']}\n\n{view['body']}\n"
+        # A saved file outlives "i dag": the date in full, in Swedish time.
+        sent = dates.text(view["created_at"], relative=False)
+        text = f"{view['subject']}\nFrån: {unit}\nSkickat: {sent}\n\n{view['body']}\n"
         return Response(text, media_type="text/plain; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="meddelande-1177.txt"'})
 
@@ -184,6 +253,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
     def devices(request: Request, status: str = "") -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             return v.page("devices.html", nav="settings", devices=services.list_devices(db, v.principal),
                           removed=status == "removed")
 
@@ -192,6 +262,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
                       csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             v.require_csrf(csrf_token)
             services.delete_device(db, v.principal, installation_id)
         return RedirectResponse("/devices?status=removed", status_code=303)
@@ -200,6 +271,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
     def consents(request: Request, status: str = "") -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             items = services.list_consents(db, v.principal)
             active = [c for c in items if c["active"] and c["purpose"] == "push"]
             return v.page("consents.html", nav="settings", consents=items, push_active=bool(active),
@@ -209,6 +281,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
     def consent_give(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             v.require_csrf(csrf_token)
             services.grant_consent(db, v.principal, purpose="push", text_version=PUSH_CONSENT_VERSION)
         return RedirectResponse("/consents?status=given", status_code=303)
@@ -218,6 +291,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
                          csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             v.require_csrf(csrf_token)
             services.withdraw_consent(db, v.principal, consent_id)
         return RedirectResponse("/consents?status=withdrawn", status_code=303)
@@ -232,24 +306,30 @@ def create_pages_router(ctx: Context) -> APIRouter:
 
     @router.post("/acting-for")
     def acting_for_switch(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "",
-                          subject: Annotated[str, Form(max_length=64)] = "self") -> Response:
-        """An explicit switch; the same check as every API request decides whom one may act for."""
+                          subject: Annotated[str, Form(max_length=64)] = "self",
+                          next: Annotated[str, Form(max_length=500)] = "/") -> Response:
+        """An explicit switch; the same check as every API request decides whom one may act for. ``next`` takes
+        the user back to the page that asked them to switch."""
         with ctx.db() as db:
             v = visit(ctx, request, db)
             v.require_csrf(csrf_token)
             chosen = resolve_subject(db, v.person, None if subject == "self" else subject)  # 403 if not allowed
             v.session.acting_for_id = chosen.person.id if chosen.role == "ombud" else None
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(safe_next(next), status_code=303)
 
     # --- log extract, my data (BR-AUDIT-1, BR-GDPR-1) --------------------------------------------------------------
 
     @router.get("/audit-extract")
-    def audit_extract(request: Request) -> Response:
+    def audit_extract(request: Request, page: str = "", from_: Annotated[str, Query(alias="from")] = "",
+                      to: str = "", role: str = "", unit: str = "", upto: str = "") -> Response:
+        """The log extract a page at a time, filtered by period, role and care unit: plain GET links and a GET
+        form, so it works without JavaScript (BR-AUDIT-1, PDL 8 kap. 1 §)."""
         with ctx.db() as db:
             v = visit(ctx, request, db)
             _self_only(v)
-            rows = services.audit_extract(db, v.principal)
-            return v.page("audit_extract.html", nav="my-data", rows=rows[:AUDIT_ROWS_SHOWN], total=len(rows),
+            wanted = _extract_filter(page=page, from_=from_, to=to, role=role, unit=unit, upto=upto)
+            result = services.audit_extract_page(db, v.principal, wanted.only)
+            return v.page("audit_extract.html", nav="my-data", extract=_extract_view(wanted, result),
                           actions=ACTION_TEXTS, roles=ROLE_TEXTS)
 
     @router.get("/my-data")
@@ -289,6 +369,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
         external browser without SSO (BR-REG-2)."""
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             info = services.video_meetings(ctx, db, v.principal)
             meetings = []
             for meeting in info["meetings"]:
@@ -306,6 +387,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
         """Inera's video service, embedded: the waiting room of one booked meeting (mode "inera" only)."""
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             info = services.video_meetings(ctx, db, v.principal)
             meeting = next((m for m in info["meetings"] if m["id"] == booking_id), None)
             if info["mode"] != "inera" or meeting is None:
@@ -316,6 +398,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
     def service_catalogue(request: Request) -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            _self_only(v)
             catalogue = services.catalogue(ctx, db, v.person)
             items = []
             for item in catalogue["services"]:

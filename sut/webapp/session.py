@@ -12,18 +12,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
 
 from .. import clock, services
 from ..auth import Principal, Subject, app_client, require_supported_app, resolve_subject
@@ -41,6 +46,11 @@ CALLBACK = "/auth/callback"
 LOGIN_TTL = 600  # seconds a started login may take at the identity provider
 REGION_PAGE = "/region-not-joined"
 APP_RENEW = app_link("sso/renew")  # the app fetches a fresh ticket and posts it to /sso (BR-ID-3)
+# What a guardian may use while acting for a child: the child's inbox, bookings and notification settings
+# (BR-PROXY-1). Every other page is one's own and says so, with the way back (PDL 5 kap. 5 §).
+OMBUD_NAV = frozenset({"start", "inbox", "bookings", "settings"})
+
+log = logging.getLogger("sut.web")
 
 
 def cookie_args() -> dict[str, Any]:
@@ -135,6 +145,20 @@ class Visit:
     def in_app(self) -> bool:
         return app_client(self.request.headers.get("user-agent")) is not None
 
+    @cached_property
+    def children(self) -> list[dict[str, Any]]:
+        """Whom else the user may act for (BR-PROXY-1); the switch is offered only when there is a choice."""
+        return services.acting_for(self.db, self.person)
+
+    @property
+    def can_switch(self) -> bool:
+        return self.acting or bool(self.children)
+
+    def shows(self, nav: str) -> bool:
+        """Whether a menu item or shortcut belongs on this user's pages: while acting for a child, only what an
+        ombud may use (BR-PROXY-1)."""
+        return not self.acting or nav in OMBUD_NAV
+
     def require_csrf(self, token: str | None) -> None:
         if not token or not hmac.compare_digest(self.csrf, token):
             raise Problem(403, "The form's CSRF token is missing or wrong.", type_="urn:1177:problem:csrf")
@@ -168,9 +192,10 @@ def _app_logged_out(db: Session, session: AppSession) -> bool:
     return True
 
 
-def visit(ctx: Context, request: Request, db: Session, *, joined: bool = True) -> Visit:
+def visit(ctx: Context, request: Request, db: Session, *, joined: bool = True, app_version: bool = True) -> Visit:
     """The guard of every e-service page; raises WebExit with the page to show instead when it does not pass."""
-    require_supported_app(ctx, request)  # an app below the minimum version gets 426 (BR-REG-3)
+    if app_version:
+        require_supported_app(ctx, request)  # an app below the minimum version gets 426 (BR-REG-3)
     cookie = request.cookies.get(SESSION_COOKIE)
     session = web_session(ctx, db, cookie)
     person = db.get(Person, session.subject_id) if session and session.subject_kind == "person" else None
@@ -225,16 +250,44 @@ STATUS_TEXTS: dict[int, tuple[str, str]] = {
     403: ("Du har inte behörighet", "Du har inte behörighet att se det här."),
     404: ("Sidan finns inte", "Det du letar efter finns inte, eller så har du inte tillgång till det."),
     409: ("Det gick inte att genomföra", "Ändringen kunde inte göras just nu."),
+    410: ("Sidan finns inte längre", "Det du letar efter har tagits bort."),
     422: ("Uppgifterna är inte giltiga", "Kontrollera uppgifterna och försök igen."),
     426: ERROR_TEXTS["urn:1177:problem:app-update-required"],
     429: ("För många försök", "Vänta en stund och försök igen."),
 }
+UNEXPECTED_TEXT = ("Något gick fel", "Ett oväntat fel inträffade. Försök igen senare.")
+SWITCH_BACK_TYPES = {"urn:1177:problem:ombud-not-allowed", "urn:1177:problem:journal-not-for-ombud"}
+
+
+def _error_for_visitor(request: Request, status: int, **context: Any) -> Response | None:
+    """The error page inside the logged-in layout: header, menu, whom one acts for and logout stay, so an error
+    never strands the user (BR-PROXY-1: the way back to oneself; BR-ID-2: logout). None when nobody is logged in
+    or the session cannot be read, as when the database is what failed."""
+    ctx = getattr(request.app.state, "ctx", None)
+    if ctx is None or not request.cookies.get(SESSION_COOKIE):
+        return None
+    try:
+        with ctx.db() as db:
+            # No app version check here: the update page itself is one of these pages (BR-REG-3).
+            v = visit(ctx, request, db, joined=False, app_version=False)
+            return v.page("error.html", status=status, nav="", limited_nav=not v.region.joined,
+                          next_path=safe_next(requested_path(request)), **context)
+    except WebExit:
+        return None
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the error page still renders, without the session
+        log.warning("error page without the session: %s", type(exc).__name__)
+        return None
 
 
 def error_page(request: Request, exc: Problem) -> Response:
-    title, text = ERROR_TEXTS.get(exc.type) or STATUS_TEXTS.get(exc.status) or (
-        "Något gick fel", "Ett oväntat fel inträffade. Försök igen senare.")
-    response = render(request, "error.html", status=exc.status, title=title, text=text, problem_type=exc.type)
+    title, text = ERROR_TEXTS.get(exc.type) or STATUS_TEXTS.get(exc.status) or UNEXPECTED_TEXT
+    context = {"title": title, "text": text, "problem_type": exc.type,
+               "switch_back": exc.type in SWITCH_BACK_TYPES}
+    response = _error_for_visitor(request, exc.status, **context)
+    if response is None:
+        in_app = app_client(request.headers.get("user-agent")) is not None
+        login = f"{APP_RENEW}?{urlencode({'next': '/'})}" if in_app else "/login"
+        response = render(request, "error.html", status=exc.status, v=None, login_url=login, **context)
     for name, value in exc.headers.items():
         if name.lower() == "retry-after":
             response.headers[name] = value
@@ -254,6 +307,11 @@ class WebRoute(APIRoute):
                 response = exit_.response
             except Problem as exc:
                 response = error_page(request, exc)
+            except (HTTPException, RequestValidationError, DataError):
+                raise  # the application's handlers answer these, as for the API
+            except Exception as exc:  # noqa: BLE001 - a page's bug is a Swedish 500 page, never a stack trace
+                log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+                response = error_page(request, Problem(500, "An unexpected error occurred."))
             response.headers["cache-control"] = "no-store"
             return response
 

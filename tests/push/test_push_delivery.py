@@ -143,8 +143,8 @@ def test_guardian_is_notified_of_a_child_under_13_per_own_settings_not_of_a_teen
     # The guardian's own choices for each child: push for both (the teen's only as a stale setting).
     push.set_setting(guardian["id"], young["id"], push=True, sms=False, email=False)
     push.set_setting(guardian["id"], teen["id"], push=True, sms=True, email=True)
-    staff = staff_for(young["id"])
-    young_message, teen_message = send(staff, young["id"]), send(staff, teen["id"])
+    # Each child's own care unit sends: a teen is seen at the youth clinic, a young child elsewhere.
+    young_message, teen_message = send(staff_for(young["id"]), young["id"]), send(staff_for(teen["id"]), teen["id"])
     device = gateways.wait_device("apns", token)
     assert device["requests"] == 1
     record = device["deliveries"][0]
