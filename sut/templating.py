@@ -12,11 +12,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import clock, faults
 from .auth import app_client
+from .persons import login_choices
 
 TEMPLATES = Path(__file__).parent / "templates"
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True,
                   lstrip_blocks=True)
 env.globals["fault"] = faults.active
+env.globals["test_persons"] = login_choices  # the login page's clickable test persons, in test mode only
 
 MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
           "november", "december")
