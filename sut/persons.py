@@ -171,10 +171,11 @@ def text_table(listing: Listing, *, staff_limit: int | None = None) -> str:
 
 def markdown(listing: Listing) -> str:
     """The README's tables (between its test-persons markers): persons in full, staff folded away."""
-    lines = ["| roll | personnummer | namn | region | om personen |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| role | personnummer | name | region | about (as the login page says it) |",
+             "| --- | --- | --- | --- | --- |"]
     lines += [f"| `{p.role}` | {p.written} | {p.name} | {p.region} | {p.description} |" for p in listing.persons]
-    lines += ["", f"<details><summary>Personal: {len(listing.staff)} testanvändare med HSA-id</summary>", "",
-              "| HSA-id | namn | vårdenhet | region |", "| --- | --- | --- | --- |"]
+    lines += ["", f"<details><summary>Staff: {len(listing.staff)} test users, one per care unit</summary>", "",
+              "| HSA id | name | care unit | region |", "| --- | --- | --- | --- |"]
     lines += [f"| {s.hsa_id} | {s.name} | {s.care_unit} | {s.region} |" for s in listing.staff]
     lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
