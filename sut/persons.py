@@ -193,8 +193,11 @@ def print_listing(listing: Listing, *, as_json: bool = False, as_markdown: bool 
 
 
 def announce(ctx: Context, out: TextIO | None = None) -> None:
-    """At start in test mode, after the ready line: the persons and a few staff, on stderr (stdout keeps its one
-    JSON line for the programs that start the system)."""
+    """At start in test mode, after the ready line: the persons and a few staff on stderr (stdout keeps its one
+    JSON line for the programs that start the system), when it is a terminal: a log file never carries a
+    personnummer, not even a test number (BR-SEC-1), so a log scan stays exact."""
     out = out or sys.stderr
+    if not out.isatty():
+        return
     out.write(text_table(running_listing(ctx), staff_limit=SHOWN_STAFF))
     out.flush()

@@ -118,7 +118,7 @@ async def serve(settings: Settings, announce: Callable[[dict[str, Any]], None] |
                  "startup_seconds": round(time.perf_counter() - started, 3)}
         if announce:
             announce(ready)
-        if settings.test_mode:  # who to log in as, after the ready line and off the event loop
+        if settings.test_mode:  # who to log in as, to a terminal, after the ready line, off the event loop
             await asyncio.to_thread(persons.announce, ctx)
         await stop.wait()
         log.info("stopping")

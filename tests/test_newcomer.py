@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import re
-import time
+import select
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +26,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from harness.masking import mask, personnummer_forms
+from harness.masking import personnummer_forms
 from harness.sut_process import SutProcess
 from sut import clock, persons
 from sut.__main__ import main
@@ -246,23 +250,42 @@ def test_a_seeded_child_keeps_its_role_to_the_end_of_the_period(seed: int) -> No
             assert (age < OMBUD_MAX_AGE) if child.role == "child-under-13" else (13 <= age <= 17), (child.role, day)
 
 
-def test_the_persons_are_printed_after_the_ready_line_on_stderr(tmp_path: Path) -> None:
-    out, err = tmp_path / "stdout.log", tmp_path / "stderr.log"
-    with SutProcess(log_path=err, stdout_path=out) as proc:
-        with httpx.Client(timeout=10) as client:
-            seeded = client.get(proc.urls["control"] + "/persons").json()
-        for _ in range(400):  # printed just after the ready line: wait for it, whatever the machine's load
-            if seeded[-1]["written"] in err.read_text(encoding="utf-8"):
-                break
-            time.sleep(0.05)
-        printed = err.read_text(encoding="utf-8")
-    lines = out.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 1 and json.loads(lines[0])["event"] == "ready"
+def test_the_persons_are_printed_to_a_terminal_after_the_ready_line() -> None:
+    """A person starting the system sees whom to log in as; stdout keeps its one JSON line for programs."""
+    terminal, child_end = os.openpty()
+    with subprocess.Popen([sys.executable, "-m", "sut", "--test-mode"], stdout=subprocess.PIPE,
+                          stderr=child_end, stdin=subprocess.DEVNULL, text=True, start_new_session=True) as proc:
+        os.close(child_end)
+        try:
+            assert proc.stdout is not None
+            ready = json.loads(proc.stdout.readline())
+            with httpx.Client(timeout=10) as client:
+                seeded = client.get(ready["urls"]["control"] + "/persons").json()
+            printed = ""
+            while seeded[-1]["written"] not in printed or "... och" not in printed:
+                readable, _, _ = select.select([terminal], [], [], 60)
+                assert readable, f"no test persons on the terminal: {printed!r}"
+                printed += os.read(terminal, 65536).decode("utf-8", errors="replace")
+            proc.send_signal(signal.SIGTERM)
+            rest = proc.stdout.read()
+            assert proc.wait(30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(terminal)
+    assert ready["event"] == "ready" and rest == ""
     for person in seeded:
         assert person["written"] in printed and person["name"] in printed
-    # In the harness's evidence the log is masked: none of the numbers survive it, in any form.
-    masked = mask(printed)
-    assert not [form for p in seeded for form in personnummer_forms(p["personnummer"]) if form in masked]
+
+
+def test_a_log_file_carries_no_test_person(sut: SutProcess) -> None:
+    """Started with stderr to a file (as the harness does), the system writes no personnummer there (BR-SEC-1)."""
+    with httpx.Client(timeout=10) as client:
+        seeded = client.get(sut.urls["control"] + "/persons").json()
+    assert sut.log_path is not None
+    log = sut.log_path.read_text(encoding="utf-8")
+    assert "Testpersoner" not in log
+    assert not [form for p in seeded for form in personnummer_forms(p["personnummer"]) if form in log]
 
 
 # --- the login page ---
