@@ -9,7 +9,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from . import faults
+from . import faults, persons
 from .config import Settings
 from .runtime import print_line, serve
 
@@ -20,6 +20,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=None, help="port of the web server (default: a free one)")
     parser.add_argument("--faults", default=None, help="comma-separated fault names to switch on")
     parser.add_argument("--list-faults", action="store_true", help="print the fault catalogue and exit")
+    parser.add_argument("--list-persons", action="store_true",
+                        help="print the seeded test persons and staff (a fresh start's) and exit")
+    parser.add_argument("--json", action="store_true", help="with --list-persons: as JSON, for programs")
+    parser.add_argument("--markdown", action="store_true", help="with --list-persons: the README's tables")
     parser.add_argument("--test-mode", action="store_true", default=None,
                         help="serve the /_sut control API (also SUT_TEST_MODE=1)")
     parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: a fresh SQLite file)")
@@ -50,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_faults:
         for fault in faults.CATALOGUE.values():
             print(f"{fault.name:32} {fault.component:6} {', '.join(fault.breaks):28} {fault.description}")
+        return 0
+    if args.list_persons:
+        try:
+            settings = Settings.from_env(joined_regions=args.joined_regions)
+        except ValueError as exc:
+            print(f"python -m sut: {exc}", file=sys.stderr)
+            return 2
+        persons.print_listing(persons.fresh_listing(settings), as_json=args.json, as_markdown=args.markdown)
         return 0
     if args.host not in {"127.0.0.1", "localhost", "::1"}:
         print("python -m sut: binds loopback addresses only (127.0.0.1, localhost, ::1)", file=sys.stderr)

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import problems
+from .apidocs import create_apidocs_router
 from .context import Context
 from .control import create_control
 from .idp import create_idp
@@ -66,6 +67,7 @@ def create_app(ctx: Context) -> FastAPI:
             return error_page(request, problems.Problem(exc.status_code, str(exc.detail)))
         return await api_not_found(request, exc)
 
+    app.include_router(create_apidocs_router(ctx))  # the API roots' index pages: before the mounts, to answer first
     app.mount("/api/v1", create_mobile_api(ctx))
     app.mount("/staff/v1", create_staff_api(ctx))
     app.mount("/idp", create_idp(ctx))

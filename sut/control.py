@@ -6,6 +6,7 @@ It is mounted only in test mode; outside it every /_sut path answers 404 (a test
 from __future__ import annotations
 
 import random
+from dataclasses import asdict
 from typing import Literal
 
 from fastapi import FastAPI
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from . import audit, clock, faults, problems
 from .context import Context
 from .db import Staff
+from .persons import running_listing
 from .push.control import create_push_control
 from .seed import ROLES, new_person, person_view
 
@@ -46,6 +48,11 @@ def create_control(ctx: Context) -> FastAPI:
         with ctx.db() as db:
             seeded = new_person(db, body.role, rng)
             return {**person_view(seeded.person), "children": [person_view(c) for c in seeded.children]}
+
+    @app.get("/persons")
+    def list_persons() -> list[dict]:
+        """The persons seeded at start (as printed and on the login page); those made by POST are its answers."""
+        return [{**asdict(p), "written": p.written} for p in running_listing(ctx).persons]
 
     @app.get("/staff")
     def list_staff(care_unit: str | None = None) -> list[dict]:

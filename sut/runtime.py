@@ -19,7 +19,7 @@ from typing import Any
 
 import uvicorn
 
-from . import faults
+from . import faults, persons
 from .app import create_app
 from .config import Settings
 from .context import Context
@@ -105,9 +105,9 @@ async def serve(settings: Settings, announce: Callable[[dict[str, Any]], None] |
         base = f"http://{settings.host}:{port}"
         ctx.urls.update({
             "base": base, "web": f"{base}/", "login": f"{base}/idp/authorize",
-            "idp": f"{base}/idp", "mobile_api": f"{base}/api/v1",
+            "idp": f"{base}/idp", "idp_openapi": f"{base}/idp/openapi.json", "mobile_api": f"{base}/api/v1",
             "mobile_openapi": f"{base}/api/v1/openapi.json", "staff_api": f"{base}/staff/v1",
-            "staff_openapi": f"{base}/staff/v1/openapi.json",
+            "staff_openapi": f"{base}/staff/v1/openapi.json", "api_reference": f"{base}/api-reference",
         })
         if settings.test_mode:
             ctx.urls["control"] = f"{base}/_sut"
@@ -118,6 +118,8 @@ async def serve(settings: Settings, announce: Callable[[dict[str, Any]], None] |
                  "startup_seconds": round(time.perf_counter() - started, 3)}
         if announce:
             announce(ready)
+        if settings.test_mode:  # who to log in as, to a terminal, after the ready line, off the event loop
+            await asyncio.to_thread(persons.announce, ctx)
         await stop.wait()
         log.info("stopping")
         for stopper in reversed(stoppers):

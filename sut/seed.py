@@ -47,6 +47,16 @@ CLINIC_SLOTS = [time(8 + q // 4, 15 * (q % 4)) for q in range(35)]
 # Roles the control API can seed; "guardian" comes with one child under 13 and one of 13 to 17.
 ROLES = ("adult", "adult-not-joined", "guardian", "deceased", "samordningsnummer", "protected-identity")
 
+# The start seed's persons are listed in the README and on the login page, so their personnummer must not change
+# from day to day: their ages count from the first day of a four-year period, and their children's ages leave each
+# child in its role (under 13, or 13 to 17: BR-PROXY-1) to the end of the period.
+AGE_PERIOD_YEARS = 4
+
+
+def age_period_start(today: date) -> date:
+    """The first day of the four-year period ``today`` falls in (periods begin in years divisible by four)."""
+    return date(today.year - today.year % AGE_PERIOD_YEARS, 1, 1)
+
 
 @dataclass
 class Seeded:
@@ -108,10 +118,10 @@ def _birth(rng: random.Random, age: int, today: date) -> date:
 
 
 def _new_person(db: Session, rng: random.Random, *, role: str, age: int, region: Region,
-                coordination: bool = False, birth: date | None = None, family_name: str | None = None,
-                not_named: frozenset[str] = frozenset(), **extra: Any) -> Person:
+                coordination: bool = False, birth: date | None = None, ages_on: date | None = None,
+                family_name: str | None = None, not_named: frozenset[str] = frozenset(), **extra: Any) -> Person:
     """A person; a child takes a guardian's ``family_name`` and none of the family's given names (``not_named``)."""
-    birth = birth or _birth(rng, age, clock.now().date())
+    birth = birth or _birth(rng, age, ages_on or clock.now().date())
     while True:
         number = pnr.make(birth, rng, coordination=coordination)
         if db.scalar(select(Person.id).where(Person.personnummer == number)) is None:
@@ -163,8 +173,10 @@ def _unit_for(db: Session, region: Region, person: Person) -> CareUnit:
     return unit
 
 
-def new_person(db: Session, role: str, rng: random.Random) -> Seeded:
-    """Seed one fresh test person of ``role`` (and a guardian's two children) with records of their own."""
+def new_person(db: Session, role: str, rng: random.Random, *, ages_on: date | None = None) -> Seeded:
+    """Seed one fresh test person of ``role`` (and a guardian's two children) with records of their own.
+
+    ``ages_on`` counts ages from the start of an age period (see ``age_period_start``) instead of today."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     region = _region(db, role != "adult-not-joined", rng)
@@ -176,14 +188,16 @@ def new_person(db: Session, role: str, rng: random.Random) -> Seeded:
     # A guardian of a child of up to 17 is at least 35 here, so no parent was a child at the birth.
     age = rng.randint(35, 55) if role == "guardian" else rng.randint(26, 70)
     person = _new_person(db, rng, role=role, age=age, region=region,
-                         coordination=role == "samordningsnummer", **kwargs)
+                         coordination=role == "samordningsnummer", ages_on=ages_on, **kwargs)
     _records(db, rng, person, _unit_for(db, region, person))
     children: list[Person] = []
     if role == "guardian":
         named = {person.given_name}
-        for child_role, age in (("child-under-13", rng.randint(2, 12)), ("child-13-17", rng.randint(13, 17))):
-            child = _new_person(db, rng, role=child_role, age=age, region=region, family_name=person.family_name,
-                                not_named=frozenset(named))
+        # Counted from a period's start, a child stays under 13 and a teenager 13 to 17 through the period.
+        young, teen = (12 - AGE_PERIOD_YEARS, 13) if ages_on else (12, 17)
+        for child_role, age in (("child-under-13", rng.randint(2, young)), ("child-13-17", rng.randint(13, teen))):
+            child = _new_person(db, rng, role=child_role, age=age, region=region, ages_on=ages_on,
+                                family_name=person.family_name, not_named=frozenset(named))
             named.add(child.given_name)
             _records(db, rng, child, _unit_for(db, region, child))
             db.add(Guardianship(guardian_id=person.id, child_id=child.id))
@@ -220,9 +234,10 @@ def seed_initial(db: Session, *, joined_regions: int, rng: random.Random) -> dic
     made: dict[str, list[str]] = {}
     if joined_regions == 0:
         return made
+    ages_on = age_period_start(clock.now().date())
     for role in ROLES:
         if role == "adult-not-joined" and joined_regions == len(REGIONS):
             continue
         for _ in range(2):
-            made.setdefault(role, []).append(new_person(db, role, rng).person.id)
+            made.setdefault(role, []).append(new_person(db, role, rng, ages_on=ages_on).person.id)
     return made

@@ -11,12 +11,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import faults
 from .auth import app_client
+from .persons import login_choices
 from .webapp import dates
 
 TEMPLATES = Path(__file__).parent / "templates"
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True,
                   lstrip_blocks=True)
 env.globals["fault"] = faults.active
+env.globals["test_persons"] = login_choices  # the login page's clickable test persons, in test mode only
 
 # Dates in Swedish, in Stockholm time, from CLDR (sut/webapp/dates.py): text, ISO, and a whole <time> element.
 env.filters["datum"] = dates.text
