@@ -91,6 +91,10 @@ CATALOGUE: dict[str, Fault] = {
               ("BR-NOTIF-2", "OSL-12-3")),
         Fault("sms-when-disabled", "push",
               "An SMS is sent although the user turned SMS off.", ("BR-NOTIF-1", "BR-NOTIF-2")),
+        # text and identifier rules (sut/text.py)
+        Fault("text-unfiltered", "staff",
+              "Message text may be blank or hold control characters and bidirectional overrides, and a "
+              "personnummer may be written in Arabic-Indic or full-width digits.", ("BR-SEC-1", "BR-INBOX-1")),
     )
 }
 
