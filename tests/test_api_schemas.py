@@ -8,7 +8,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import jsonschema
@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from openapi_spec_validator import validate
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from harness.masking import looks_like_personnummer
 from harness.sut_process import SutProcess
@@ -132,6 +133,33 @@ def test_every_operation_schema_and_property_is_described(documents: dict[str, d
         assert not schema_name.startswith(("Body_", "HTTPValidationError")), f"{name}: generated schema {schema_name}"
         for prop, spec in schema.get("properties", {}).items():
             assert spec.get("description"), f"{name}: {schema_name}.{prop} has no description"
+
+
+# Strings on which every published pattern must be judged alike by Python's re and the Rust engine.
+PROBES = ["", "a", "Hej", " Hej ", "Hej\n", "\n", "\t", " ", "\u3000", "\u200b", "Ring \u0007oss", "\x1b[31m",
+          "e\u202evil", "\u2028", "\ufdd0", "\U0001fffe", "Å", "A\u030a", "💉", "مرحبا", "19850314-9901",
+          "198503149901", "850314-9901", "١٩٨٥٠٣١٤٩٩٠١", "１９８５０３１４９９０１", "3.2.0", "٣.٢", "1177-eservices",
+          "regional:01:video", "regional:٠١:video", "0" * 64, "c0ffee00-install-01", "SE232100001-0001-P001",
+          "3f2b6c1e-8d4a-4b7e-9c21-5a6f0e9d1b37", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"]
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_patterns_mean_the_same_in_python_and_rust(documents: dict[str, dict[str, Any]], name: str) -> None:
+    # jsonschema_rs (which schemathesis validates with) refuses a pattern the Rust regex crate cannot compile and
+    # then ignores the rule; pydantic-core compiles with the same crate. ECMA-262's '$' is Python's '\Z'.
+    patterns = {node["pattern"] for _, node in walk(documents[name]) if isinstance(node, dict)
+                and isinstance(node.get("pattern"), str)}
+    assert patterns
+    for pattern in patterns:
+        rust = TypeAdapter(Annotated[str, StringConstraints(pattern=pattern)])
+        python = re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
+        for probe in PROBES:
+            try:
+                rust.validate_python(probe)
+                rust_ok = True
+            except ValidationError:
+                rust_ok = False
+            assert rust_ok == bool(python.search(probe)), f"{pattern[:60]}... disagrees on {probe!r}"
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,8 @@ def test_whitespace_is_exactly_what_strip_removes() -> None:
 def test_refused_characters(char: str) -> None:
     for model in (Subject, Body):
         assert accepted(model, f"Hej{char}då") is None, f"{model.__name__} took U+{ord(char):04X}"
-        assert not published(model).is_valid(f"Hej{char}då")
+        if not 0xD800 <= ord(char) <= 0xDFFF:  # a lone surrogate is refused by words, not by the pattern
+            assert not published(model).is_valid(f"Hej{char}då")
 
 
 @pytest.mark.parametrize("value", ["", " ", "   ", "\u3000", "\u200b", "\u00a0\ufeff", "\u2060 \u200d"])
@@ -100,10 +101,14 @@ def test_accepted_text_is_trimmed_and_nfc() -> None:
 @example("\u0344" * 200)  # NFC makes 200 characters 400
 @example("Hej\n")  # a line break ends no single line
 def test_server_agrees_with_the_published_schema(value: str) -> None:
+    # Two rules the pattern cannot carry, stated in the description instead: the limit after NFC, and no lone
+    # surrogate (a pattern naming surrogates is refused by the Rust engines, which never see one).
+    lone_surrogate = any(0xD800 <= ord(c) <= 0xDFFF for c in value)
     for model, limit in ((Subject, 200), (Body, 5_000)):
         stored = accepted(model, value)
         fits_after_nfc = len(unicodedata.normalize("NFC", value.strip())) <= limit
-        assert (stored is not None) == (published(model).is_valid(value) and fits_after_nfc), repr(value)
+        expected = published(model).is_valid(value) and fits_after_nfc and not lone_surrogate
+        assert (stored is not None) == expected, repr(value)
         if stored is not None:
             assert stored == unicodedata.normalize("NFC", stored) == stored.strip()
 
