@@ -21,6 +21,8 @@ from .auth import Principal, Subject, authenticate, require_supported_app, resol
 from .context import Context
 from .problems import Problem
 from .schemas import (
+    EXAMPLE_BOOKING_ID,
+    EXAMPLE_CONSENT_ID,
     ActingFor,
     ActingForList,
     AuditExtract,
@@ -95,9 +97,9 @@ BASE = (401, 403, 426)
 WITH_PARAMS = (*BASE, 404, 422)
 WITH_BODY = (*BASE, 400, 413, 422)
 
-MESSAGE_ID = uuid_path("Message id")
-BOOKING_ID = uuid_path("Booking id")
-CONSENT_ID = uuid_path("Consent id")
+MESSAGE_ID = uuid_path("Message id, from GET /inbox/messages or a push notification's deep link")
+BOOKING_ID = uuid_path("Booking id, from GET /bookings", EXAMPLE_BOOKING_ID)
+CONSENT_ID = uuid_path("Consent id, from GET /consents", EXAMPLE_CONSENT_ID)
 
 LINK_MESSAGE = {"operationId": "getMessage", "parameters": {"message_id": "$response.body#/messages/0/id"}}
 

@@ -64,9 +64,9 @@ def examples(*values: dict[str, Any]) -> dict[str, Any]:
     return {"json_schema_extra": {"examples": list(values)}}
 
 
-def uuid_path(description: str) -> Any:
+def uuid_path(description: str, example: str = EXAMPLE_MESSAGE_ID) -> Any:
     return Path(pattern=UUID_PATTERN, min_length=36, max_length=36, description=description,
-                json_schema_extra={"format": "uuid"}, examples=[EXAMPLE_MESSAGE_ID])
+                json_schema_extra={"format": "uuid"}, examples=[example])
 
 
 ActingFor = Annotated[str | None, Header(

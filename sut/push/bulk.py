@@ -252,7 +252,7 @@ def create_bulk_router(ctx: Context) -> APIRouter:
     @router.get("/bulk-sends/{job_id}", response_model=BulkSendStatus, operation_id="getBulkSend",
                 summary="Follow a bulk send",
                 responses=problem_responses(401, 403, 404, 422))
-    def status(request: Request, job_id: str = uuid_path("Bulk send job id")) -> Any:
+    def status(request: Request, job_id: str = uuid_path("Bulk send job id", EXAMPLE_JOB_ID)) -> Any:
         """Progress of a bulk send of the staff member's own care unit: messages written, patients rejected for
         want of a care relation, and notifications by state and channel. 404 for another unit's job."""
         with ctx.db() as db:
