@@ -23,7 +23,6 @@ UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 VERSION_PATTERN = r"^[0-9]{1,3}(\.[0-9]{1,3}){0,2}$"
 AUDIENCE_PATTERN = r"^(1177-eservices|regional:[0-9]{2}:(video|services))$"
 REGION_CODE_PATTERN = r"^[0-9]{2}$"
-HSA_ID_PATTERN = r"^SE[0-9]{9,10}-[A-Za-z0-9][A-Za-z0-9-]{0,27}$"
 
 Uuid = Annotated[StrictStr, Field(pattern=UUID_PATTERN, min_length=36, max_length=36,
                                   json_schema_extra={"format": "uuid"})]
