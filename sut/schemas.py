@@ -166,7 +166,7 @@ class Profile(PersonBrief):
 
     model_config = ConfigDict(**examples({
         **EXAMPLE_PERSON, "protected_identity": False, "address": "Storgatan 1, 761 30 Norrtälje",
-        "email": "marta.lindqvist@example.se", "phone": "+46701234567", "region": EXAMPLE_REGION,
+        "email": "marta.lindqvist@example.invalid", "phone": "+46701740605", "region": EXAMPLE_REGION,
         "acting_for": [EXAMPLE_CHILD]}))
     protected_identity: bool = Field(description="Skyddad folkbokföring: the address never leaves the backend")
     address: str | None = Field(description="Postal address; null for a protected identity (OSL 21 kap. 3 §)")
@@ -527,7 +527,7 @@ class ExportPerson(PersonBrief):
 
     model_config = ConfigDict(**examples({
         **EXAMPLE_PERSON, "personnummer": "198503149901", "address": "Storgatan 1, 761 30 Norrtälje",
-        "protected_identity": False, "email": None, "phone": "+46701234567", "region": EXAMPLE_REGION}))
+        "protected_identity": False, "email": None, "phone": "+46701740605", "region": EXAMPLE_REGION}))
     personnummer: str = Field(description="The caller's personnummer, 12 digits")
     address: str | None = Field(description="Postal address; null for a protected identity")
     protected_identity: bool = Field(description="Skyddad folkbokföring")
