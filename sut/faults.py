@@ -97,6 +97,10 @@ CATALOGUE: dict[str, Fault] = {
         Fault("login-reveals-reason", "idp",
               "A refused login says why (unknown, deceased, samordningsnummer), so anyone can tell who exists.",
               ("BR-ID-1", "BR-SEC-1")),
+        # text and identifier rules (sut/text.py)
+        Fault("text-unfiltered", "staff",
+              "Message text may be blank or hold control characters and bidirectional overrides, and a "
+              "personnummer may be written in Arabic-Indic or full-width digits.", ("BR-SEC-1", "BR-INBOX-1")),
     )
 }
 

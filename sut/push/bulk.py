@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, insert, select, update
 
 from .. import clock
@@ -23,26 +23,37 @@ from ..auth import authenticate
 from ..context import Context
 from ..db import BulkJob, CareRelation, CareUnit, Delivery, Message, OutboxEvent
 from ..problems import Problem
-from ..schemas import MESSAGE_TEXT, Uuid, problem_responses, uuid_path
+from ..schemas import EXAMPLE_PERSON_ID, BulkMessageBody, MessageSubject, Uuid, problem_responses, uuid_path
 from .ids import new_ids
 
 log = logging.getLogger("sut.push")
+EXAMPLE_JOB_ID = "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901"
 CHUNK = 500  # per transaction: short write locks, so the fan-out's own writes never wait long
 
 
 class _BulkSendBase(BaseModel):
+    """One message to many patients of the unit."""
+
     model_config = ConfigDict(extra="forbid")
-    subject: StrictStr = Field(min_length=1, max_length=200, pattern=MESSAGE_TEXT)
-    # Short enough that every schema-valid body, even all escaped non-ASCII, stays under the 64 KB limit.
-    body: StrictStr = Field(min_length=1, max_length=2_000, pattern=MESSAGE_TEXT)
+    subject: MessageSubject
+    body: BulkMessageBody  # text rules of sut/text.py, as for a single message
 
 
 class NamedPatientsBulkSend(_BulkSendBase):
+    """A bulk send to named patients; those without a care relation with the unit are counted as rejected."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "patient_ids": [EXAMPLE_PERSON_ID], "subject": "Influensavaccination",
+        "body": "Hej!\nNu kan du boka tid för influensavaccination."}]})
     patient_ids: list[Uuid] = Field(min_length=1, max_length=500,
                                     description="Named patients (at most 500 in one call)")
 
 
 class AllPatientsBulkSend(_BulkSendBase):
+    """A bulk send to every patient with a care relation to the unit."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "all_patients": True, "subject": "Ändrade öppettider", "body": "Vårdcentralen har stängt fredag 3 april."}]})
     all_patients: Literal[True] = Field(
         description="Every patient with a care relation to the unit (up to 100,000)")
 
@@ -53,32 +64,49 @@ BulkSendRequest = Annotated[NamedPatientsBulkSend | AllPatientsBulkSend, Body()]
 
 
 class BulkSendAccepted(BaseModel):
-    job_id: Uuid
-    state: Literal["running", "done", "failed", "interrupted"]
-    total: int
-    status_url: str
+    """The bulk send was accepted; poll its status."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "job_id": EXAMPLE_JOB_ID, "state": "running", "total": 1250,
+        "status_url": f"/staff/v1/bulk-sends/{EXAMPLE_JOB_ID}"}]})
+    job_id: Uuid = Field(description="Bulk send job id")
+    state: Literal["running", "done", "failed", "interrupted"] = Field(description="The job's state")
+    total: int = Field(description="Patients selected")
+    status_url: str = Field(description="Where to poll its progress (GET)")
 
 
 class Counts(BaseModel):
-    queued: int = 0
-    sent: int = 0
-    delivered: int = 0
-    failed: int = 0
-    pruned: int = 0
-    total: int = 0
+    """Notifications of a bulk send, by delivery state."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "queued": 10, "sent": 5, "delivered": 1230, "failed": 3, "pruned": 2, "total": 1250}]})
+    queued: int = Field(default=0, description="Waiting to be sent")
+    sent: int = Field(default=0, description="Handed to the gateway, receipt not yet confirmed")
+    delivered: int = Field(default=0, description="Accepted by the gateway (APNs, FCM, SMS or e-mail)")
+    failed: int = Field(default=0, description="Given up after retries")
+    pruned: int = Field(default=0, description="Not sent: the push token was reported gone (BR-NOTIF-4)")
+    total: int = Field(default=0, description="All notifications")
 
 
 class BulkSendStatus(BaseModel):
-    id: Uuid
-    state: Literal["running", "done", "failed", "interrupted"]
-    created_at: datetime
-    finished_at: datetime | None
+    """Progress of a bulk send: messages written and notifications by state."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": EXAMPLE_JOB_ID, "state": "done", "created_at": "2026-03-02T08:00:00Z",
+        "finished_at": "2026-03-02T08:00:04Z", "total": 1250, "accepted": 1248, "rejected": 2, "outbox_pending": 0,
+        "deliveries": {"queued": 0, "sent": 0, "delivered": 1246, "failed": 0, "pruned": 2, "total": 1248},
+        "by_channel": {"push": {"queued": 0, "sent": 0, "delivered": 1000, "failed": 0, "pruned": 2, "total": 1002},
+                       "sms": {"queued": 0, "sent": 0, "delivered": 246, "failed": 0, "pruned": 0, "total": 246}}}]})
+    id: Uuid = Field(description="Bulk send job id")
+    state: Literal["running", "done", "failed", "interrupted"] = Field(description="The job's state")
+    created_at: datetime = Field(description="When it was accepted (UTC)")
+    finished_at: datetime | None = Field(description="When all messages were written; null while running")
     total: int = Field(description="Patients selected")
     accepted: int = Field(description="Messages written, each with its notification queued")
     rejected: int = Field(description="Named patients without a care relation with the unit")
     outbox_pending: int = Field(description="Messages whose notifications are not yet fanned out")
-    deliveries: Counts
-    by_channel: dict[str, Counts]
+    deliveries: Counts = Field(description="Notifications over all channels")
+    by_channel: dict[str, Counts] = Field(description="Notifications per channel: push, sms, email")
 
 
 class BulkRunner:
@@ -184,12 +212,15 @@ def create_bulk_router(ctx: Context) -> APIRouter:
         return found
 
     @router.post("/bulk-sends", response_model=BulkSendAccepted, status_code=202, operation_id="createBulkSend",
+                 summary="Send one message to many patients",
                  responses={**problem_responses(400, 401, 403, 413, 422, 429),
                             202: {"description": "Accepted: the messages are written in the background",
                                   "links": {"GetBulkSend": {"operationId": "getBulkSend",
                                                             "parameters": {"job_id": "$response.body#/job_id"}}}}})
     def create(request: Request, body: BulkSendRequest) -> Any:
-        """One message to many patients of the unit (BR-STAFF-1); answered at once with a job id to poll."""
+        """One message to named patients or to every patient of the unit (up to 100,000), answered at once
+        with a job id to poll. Only patients with a care relation get it (BR-STAFF-1, PDL 4 kap. 1 §); each is
+        notified as they chose (BR-NOTIF-2). The same text rules as a single message (422); rate limited (429)."""
         with ctx.db() as db:
             principal = authenticate(ctx, db, request, kind="staff")
             staff = principal.staff
@@ -219,9 +250,11 @@ def create_bulk_router(ctx: Context) -> APIRouter:
         return {"job_id": job_id, "state": "running", "total": total, "status_url": f"/staff/v1/bulk-sends/{job_id}"}
 
     @router.get("/bulk-sends/{job_id}", response_model=BulkSendStatus, operation_id="getBulkSend",
+                summary="Follow a bulk send",
                 responses=problem_responses(401, 403, 404, 422))
-    def status(request: Request, job_id: str = uuid_path("Bulk send job id")) -> Any:
-        """Progress of a bulk send of the staff member's own care unit: messages written, notifications by state."""
+    def status(request: Request, job_id: str = uuid_path("Bulk send job id", EXAMPLE_JOB_ID)) -> Any:
+        """Progress of a bulk send of the staff member's own care unit: messages written, patients rejected for
+        want of a care relation, and notifications by state and channel. 404 for another unit's job."""
         with ctx.db() as db:
             principal = authenticate(ctx, db, request, kind="staff")
             job = db.get(BulkJob, job_id)
