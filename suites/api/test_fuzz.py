@@ -145,12 +145,14 @@ def _stateless(schema: Any, auth: FuzzAuth, fuzz: FuzzSettings) -> None:
 @pytest.mark.destructive
 @pytest.mark.smoke
 def test_mobile_api_stateless(mobile_schema: Any, mobile_auth: FuzzAuth, fuzz_settings: FuzzSettings) -> None:
+    """Appens API svarar enligt sitt OpenAPI-dokument på giltiga och ogiltiga anrop, aldrig med 500."""
     _stateless(mobile_schema, mobile_auth, fuzz_settings)
 
 
 @pytest.mark.req("BR-SEC-1", "BR-STAFF-1")
 @pytest.mark.destructive
 def test_staff_api_stateless(staff_schema: Any, staff_auth: FuzzAuth, fuzz_settings: FuzzSettings) -> None:
+    """Personalens API svarar enligt sitt OpenAPI-dokument på giltiga och ogiltiga anrop, aldrig med 500."""
     _stateless(staff_schema, staff_auth, fuzz_settings)
 
 
@@ -180,10 +182,12 @@ def _stateful(schema: Any, auth: FuzzAuth, fuzz: FuzzSettings) -> None:
 @pytest.mark.req("BR-SEC-1", "BR-INBOX-1")
 @pytest.mark.destructive
 def test_mobile_api_stateful(mobile_schema: Any, mobile_auth: FuzzAuth, fuzz_settings: FuzzSettings) -> None:
+    """Kedjor av anrop i appens API, längs OpenAPI-dokumentets länkar, får svar enligt dokumentet."""
     _stateful(mobile_schema, mobile_auth, fuzz_settings)
 
 
 @pytest.mark.req("BR-SEC-1", "BR-STAFF-1")
 @pytest.mark.destructive
 def test_staff_api_stateful(staff_schema: Any, staff_auth: FuzzAuth, fuzz_settings: FuzzSettings) -> None:
+    """Kedjor av anrop i personalens API, längs OpenAPI-dokumentets länkar, får svar enligt dokumentet."""
     _stateful(staff_schema, staff_auth, fuzz_settings)
