@@ -1,13 +1,16 @@
-"""The single-file HTML Allure report, made by Allure 3 from npm (no Java), that opens offline from file://."""
+"""The single-file HTML Allure report, made by Allure 3 from npm (no Java), that opens offline from file://, and
+its behaviours view as text."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
-from .masking import mask_file
+from .masking import mask, mask_file
+from .requirements import Catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 ALLURE_BIN = ROOT / "node_modules" / ".bin" / "allure"
@@ -62,3 +65,36 @@ def build_allure_report(run_dir: Path, name: str, *, timeout: float = 300) -> Pa
     index.write_text(html, encoding="utf-8")
     mask_file(index)
     return index
+
+
+def behaviours_tree(results_dir: Path, catalogue: Catalogue) -> str:
+    """The report's behaviours view as text: law -> "ID title" -> what the test checks -> test [status].
+
+    Read from allure-results, for a reader without a browser. Each feature sits under its own law only (Allure's
+    page shows a test of two laws under both laws' epics).
+    """
+    tree: dict[str, dict[str, dict[str, list[str]]]] = {}
+    order = {req_id: n for n, req_id in enumerate(catalogue.requirements)}
+    for path in sorted(results_dir.glob("*-result.json")):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        labels = [(label["name"], label.get("value", "")) for label in result.get("labels", [])]
+        stories = [value for name, value in labels if name == "story"] or ["(ingen kontroll angiven)"]
+        for name, feature in labels:
+            req_id = feature.split(" ", 1)[0]
+            if name != "feature" or req_id not in catalogue:
+                continue
+            epic = catalogue[req_id].epic
+            for story in stories:
+                tree.setdefault(epic, {}).setdefault(feature, {}).setdefault(story, []).append(
+                    f"{result.get('name', '?')} [{result.get('status', '?')}]")
+    lines = []
+    epics = sorted(tree, key=lambda e: min(order[f.split(" ", 1)[0]] for f in tree[e]))
+    for epic in epics:
+        lines.append(epic)
+        for feature in sorted(tree[epic], key=lambda f: order[f.split(" ", 1)[0]]):
+            tests = sum(len(t) for t in tree[epic][feature].values())
+            lines.append(f"  {feature} ({tests} test{'s' if tests != 1 else ''})")
+            for story, names in sorted(tree[epic][feature].items()):
+                lines.append(f"    {story}")
+                lines += [f"      {name}" for name in sorted(names)]
+    return mask("\n".join(lines) + "\n")

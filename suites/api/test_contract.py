@@ -100,7 +100,7 @@ def test_protected_identity_address_never_leaves_the_backend(new_person, new_api
     assert export["person"]["address"] is None
 
 
-@pytest.mark.req("GDPR-5-1-c", "BR-ID-1")
+@pytest.mark.req("GDPR-5-1-c")
 def test_profile_carries_no_personnummer(new_person, new_api_client) -> None:
     """Profilen innehåller inte personnumret."""
     person = new_person("adult")
@@ -126,7 +126,7 @@ def test_errors_are_problem_json_without_stack_traces(new_person, new_api_client
     assert_problem(client.request(method, path, **kwargs), status)
 
 
-@pytest.mark.req("BR-SEC-1", "BR-ID-2")
+@pytest.mark.req("BR-SEC-1", "BR-ID-1")
 def test_missing_token_is_401_problem_json(new_api_client) -> None:
     """Ett anrop utan token får 401 som problem+json med Bearer-utmaning."""
     response = new_api_client(None).get("/me")
