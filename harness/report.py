@@ -45,15 +45,15 @@ def remote_loads(html: str) -> list[str]:
     return [m.group(0)[:120] for m in _REMOTE_LOAD.finditer(html)]
 
 
-def build_allure_report(run_dir: Path, name: str, *, timeout: float = 300) -> Path:
-    """reports/<run>/allure-report/index.html from reports/<run>/allure-results; returns the file."""
-    results = run_dir / "allure-results"
-    if not results.is_dir() or not any(results.glob("*-result.json")):
-        raise ReportError(f"{results}: no Allure results to build a report from")
-    out = run_dir / "allure-report"
+BEHAVIOURS = ("epic", "feature", "story")  # law -> "ID title" -> what the test checks (fixtures/evidence.py)
+BEHAVIOURS_FILE = "krav.html"
+
+
+def _awesome(results: Path, out: Path, name: str, timeout: float, *extra: str) -> Path:
+    """One single-file Allure 3 report of ``results`` in ``out``, offline and masked; returns its index.html."""
     if out.exists():
         shutil.rmtree(out)
-    cmd = [*allure_command(), "awesome", str(results), "--single-file", "-o", str(out), "--report-name", name]
+    cmd = [*allure_command(), "awesome", str(results), "--single-file", "-o", str(out), "--report-name", name, *extra]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
     index = out / "index.html"
     if proc.returncode != 0 or not index.exists():
@@ -64,6 +64,21 @@ def build_allure_report(run_dir: Path, name: str, *, timeout: float = 300) -> Pa
         raise ReportError(f"{index}: the report still loads from the network: {remote}")
     index.write_text(html, encoding="utf-8")
     mask_file(index)
+    return index
+
+
+def build_allure_report(run_dir: Path, name: str, *, timeout: float = 300) -> Path:
+    """reports/<run>/allure-report/index.html (tests by code) and krav.html beside it (by law -> requirement ->
+    check, Allure's behaviours), from reports/<run>/allure-results; returns index.html."""
+    results = run_dir / "allure-results"
+    if not results.is_dir() or not any(results.glob("*-result.json")):
+        raise ReportError(f"{results}: no Allure results to build a report from")
+    out = run_dir / "allure-report"
+    index = _awesome(results, out, name, timeout)
+    by_law = _awesome(results, run_dir / ".allure-report-krav", f"{name}: krav", timeout,
+                      "--group-by", ",".join(BEHAVIOURS))
+    by_law.replace(out / BEHAVIOURS_FILE)
+    shutil.rmtree(by_law.parent)
     return index
 
 

@@ -69,6 +69,9 @@ def test_single_file_report_builds_and_opens_offline(tmp_path: Path) -> None:
     html = index.read_text(encoding="utf-8")
     assert "1177-appen test" in html and "googletagmanager" not in html
     assert report.remote_loads(html) == []
+    by_law = (index.parent / report.BEHAVIOURS_FILE).read_text(encoding="utf-8")  # the view by law and requirement
+    assert "1177-appen test: krav" in by_law and report.remote_loads(by_law) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["allure-report", "allure-results"]
 
 
 def _result(results: Path, name: str, status: str, labels: list[tuple[str, str]]) -> None:
