@@ -86,7 +86,7 @@ def behaviours_tree(results_dir: Path, catalogue: Catalogue) -> str:
     """The report's behaviours view as text: law -> "ID title" -> what the test checks -> test [status].
 
     Read from allure-results, for a reader without a browser. Each feature sits under its own law only (Allure's
-    page shows a test of two laws under both laws' epics).
+    page shows a test of two laws under both laws' epics); under a feature, a test shows under each of its checks.
     """
     tree: dict[str, dict[str, dict[str, list[str]]]] = {}
     order = {req_id: n for n, req_id in enumerate(catalogue.requirements)}

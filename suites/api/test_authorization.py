@@ -36,7 +36,7 @@ SMOKE_RESOURCES = {"message", "acting-for"}  # every role against the IDOR- and 
 
 def _cells() -> Iterator[Any]:
     for cell in MATRIX.cells:
-        marks = [pytest.mark.req(*cell.requirements), pytest.mark.check(cell.sentence)]
+        marks = [pytest.mark.req(*cell.requirements), pytest.mark.check(*cell.checks)]
         if cell.resource.destructive:
             marks.append(pytest.mark.destructive)
         if cell.resource.name in SMOKE_RESOURCES:
