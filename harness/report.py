@@ -107,7 +107,7 @@ def behaviours_tree(results_dir: Path, catalogue: Catalogue) -> str:
     for epic in epics:
         lines.append(epic)
         for feature in sorted(tree[epic], key=lambda f: order[f.split(" ", 1)[0]]):
-            tests = sum(len(t) for t in tree[epic][feature].values())
+            tests = len({name for names in tree[epic][feature].values() for name in names})
             lines.append(f"  {feature} ({tests} test{'s' if tests != 1 else ''})")
             for story, names in sorted(tree[epic][feature].items()):
                 lines.append(f"    {story}")

@@ -89,7 +89,8 @@ def test_behaviours_tree_puts_each_requirement_under_its_own_law(tmp_path: Path,
     results.mkdir()
     _result(results, "personal på en annan vårdenhet läser patientens meddelande -> 403/404", "passed",
             [("epic", "Affärsregler"), ("epic", "Patientdatalagen (2008:355)"), ("feature", staff),
-             ("feature", pdl), ("story", "Personal når bara sin vårdenhets patienter.")])
+             ("feature", pdl), ("story", "Personal når bara sin vårdenhets patienter."),
+             ("story", "Vägran är problem+json.")])
     _result(results, "test_samordningsnummer_is_refused", "failed",
             [("epic", "Affärsregler"), ("feature", catalogue["BR-ID-1"].label)])
     tree = report.behaviours_tree(results, catalogue)
@@ -101,9 +102,13 @@ def test_behaviours_tree_puts_each_requirement_under_its_own_law(tmp_path: Path,
         f"  {staff} (1 test)",
         "    Personal når bara sin vårdenhets patienter.",
         "      personal på en annan vårdenhet läser patientens meddelande -> 403/404 [passed]",
+        "    Vägran är problem+json.",
+        "      personal på en annan vårdenhet läser patientens meddelande -> 403/404 [passed]",
         "Patientdatalagen (2008:355)",
         f"  {pdl} (1 test)",
         "    Personal når bara sin vårdenhets patienter.",
+        "      personal på en annan vårdenhet läser patientens meddelande -> 403/404 [passed]",
+        "    Vägran är problem+json.",
         "      personal på en annan vårdenhet läser patientens meddelande -> 403/404 [passed]",
     ]
     assert harness_main(["behaviours", str(tmp_path)]) == 0
