@@ -30,6 +30,10 @@ APIS = ("mobile", "staff")
 # What a rule's `when` may test, and the values each may take (resource names are checked against the file).
 CONDITIONS = {"caller": CALLERS, "subject": SUBJECTS, "token": TOKENS, "acting_for": (True, False),
               "expect": OUTCOMES, "api": APIS, "resource": None}
+# The requirement a refusal's form (problem+json) verifies: a failure of the form breaks it and nothing else, and a
+# failure of access does not break it (the form was never reached).
+FORM_REQUIREMENT = "BR-SEC-1"
+FORM_PROBLEM = "(BR-SEC-1)"  # how the judge marks a problem of form
 # The status a reader sees for each outcome, in test names.
 EXPECT_TEXT = {"allow": "200", "deny": "403/404", "own-only": "200, bara egna data", "unauthenticated": "401"}
 
@@ -115,6 +119,12 @@ class Cell:
         action = self.resource.action.format(vems="barnets" if child else "patientens",
                                              vem="barnet" if child else "patienten")
         return f"{self.role.label or self.role.name} {action or self.resource.name} -> {EXPECT_TEXT[self.expect]}"
+
+    def broken(self, problems: list[str]) -> tuple[str, ...]:
+        """The requirements ``problems`` (from :func:`judge`) break: the form's, the access ones, or both."""
+        form = any(p.endswith(FORM_PROBLEM) for p in problems)
+        access = any(not p.endswith(FORM_PROBLEM) for p in problems)
+        return tuple(r for r in self.requirements if (form if r == FORM_REQUIREMENT else access))
 
     @property
     def sentence(self) -> str:
@@ -290,13 +300,13 @@ def judge(expect: str, response: httpx.Response, evidence: str) -> list[str]:
         if status not in (403, 404):
             problems.append(f"expected a refusal (403 or 404), got HTTP {status}")
         elif not is_problem:
-            problems.append("the refusal is not problem+json (BR-SEC-1)")
+            problems.append(f"the refusal is not problem+json {FORM_PROBLEM}")
     elif expect == "unauthenticated":
         if status != 401:
             problems.append(f"expected 401 for a missing or invalid token, got HTTP {status}")
         else:
             if not is_problem:
-                problems.append("the 401 is not problem+json (BR-SEC-1)")
+                problems.append(f"the 401 is not problem+json {FORM_PROBLEM}")
             if not response.headers.get("www-authenticate", "").lower().startswith("bearer"):
                 problems.append("the 401 has no Bearer challenge (WWW-Authenticate)")
     return problems

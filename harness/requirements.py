@@ -215,7 +215,8 @@ def review_gaps(catalogue: Catalogue) -> list[str]:
 # Five states as in Chef InSpec / MITRE HDF. "not applicable" needs a recorded decision that a requirement does not
 # apply to the system; the catalogue records none, so a run never infers it: what nothing verified is "not reviewed".
 STATUSES = ("passed", "failed", "error", "not applicable", "not reviewed")
-TEST_OUTCOMES = ("passed", "failed", "error", "skipped")
+# "inconclusive": the test failed on another of its requirements, so it neither verified nor broke this one.
+TEST_OUTCOMES = ("passed", "failed", "error", "inconclusive", "skipped")
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,7 @@ def _reason(req: Requirement, status: str, tests: dict[str, str], layers_run: se
     if status != "not reviewed":
         return ", ".join(f"{n} {o}" for o, n in counts.items() if n) + f" of {len(tests)} test(s)"
     if tests:
-        return f"all {len(tests)} test(s) that verify it were skipped"
+        return f"no verdict from its {len(tests)} test(s): " + ", ".join(f"{n} {o}" for o, n in counts.items() if n)
     if req.verification == "manual":
         return "verified by manual attestation, not by a test; no attestation is recorded"
     layers = ", ".join(req.layers) or "no layer named"

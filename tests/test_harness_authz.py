@@ -161,6 +161,18 @@ def test_cells_have_readable_names_and_checks() -> None:
         assert cell.sentence.endswith("."), cell.id
 
 
+def test_a_failure_breaks_only_what_failed() -> None:
+    """A refusal in the wrong form breaks BR-SEC-1 only; a refusal that did not happen breaks the access rules only."""
+    cell = {c.id: c for c in authz.load_matrix(MATRIX_FILE).cells}["other-patient-message-deny"]
+    secret = "3f1c9a2e-0000-4000-8000-000000000001"
+    assert set(cell.requirements) == {"PDL-5-5", "BR-INBOX-1", "BR-SEC-1"}
+    wrong_form = authz.judge("deny", _response(403, {"detail": "no"}), secret)
+    assert cell.broken(wrong_form) == ("BR-SEC-1",)
+    leaked = authz.judge("deny", _response(200, {"id": secret}), secret)
+    assert set(cell.broken(leaked)) == {"PDL-5-5", "BR-INBOX-1"}
+    assert cell.broken([]) == ()
+
+
 def test_a_missing_cell_is_an_error(tmp_path: Path) -> None:
     text = MATRIX_FILE.read_text(encoding="utf-8").replace("    devices: own-only\n", "", 1)
     broken = tmp_path / "matrix.yaml"

@@ -187,10 +187,15 @@ def test_requirements_json_lists_every_requirement_and_the_terminal_agrees(harne
         @pytest.mark.req("BR-NOTIF-2")
         def test_error(broken):
             pass
+
+        @pytest.mark.req("BR-SEC-1", "PDL-4-1")
+        def test_form_only(request):
+            request.node.user_properties.append(("broken_requirements", "BR-SEC-1"))
+            assert False, "the refusal is not problem+json"
     ''')
     run_dir = harness_dir.path / "run"
     result = harness_dir.runpytest_subprocess("-p", "no:cacheprovider", f"--run-dir={run_dir}")
-    result.assert_outcomes(passed=1, failed=1, skipped=1, errors=1)
+    result.assert_outcomes(passed=1, failed=2, skipped=1, errors=1)
     catalogue = load_catalogue()
     summary = json.loads((run_dir / "requirements.json").read_text())
     reqs = summary["requirements"]
@@ -201,22 +206,28 @@ def test_requirements_json_lists_every_requirement_and_the_terminal_agrees(harne
     assert reqs["BR-REG-3"]["tests"] == [{"test": "test_reqs.py::test_fine", "outcome": "passed"},
                                          {"test": "test_reqs.py::test_skipped", "outcome": "skipped"}]
     assert reqs["BR-NOTIF-2"]["status"] == "error"
-    assert reqs["BR-ID-3"]["status"] == "not reviewed" and "skipped" in reqs["BR-ID-3"]["reason"]
+    assert reqs["BR-ID-3"]["status"] == "not reviewed" and "1 skipped" in reqs["BR-ID-3"]["reason"]
+    # A failure that names what it breaks fails only that: the test's other requirement is neither verified nor broken.
+    assert reqs["BR-SEC-1"]["status"] == "failed"
+    assert reqs["PDL-4-1"]["status"] == "not reviewed" and "1 inconclusive" in reqs["PDL-4-1"]["reason"]
+    assert reqs["PDL-4-1"]["tests"] == [{"test": "test_reqs.py::test_form_only", "outcome": "inconclusive"}]
     assert reqs["GDPR-17"] | {"tests": []} == reqs["GDPR-17"] and reqs["GDPR-17"]["status"] == "not reviewed"
     flagged = reqs["OSL-12-3"]
     assert flagged["needs_legal_review"] and flagged["review_question"].endswith("?") and flagged["review_note"]
     assert flagged["law"] == "Offentlighets- och sekretesslagen (2009:400)" and flagged["reference"]
     counts = summary["summary"]
-    assert counts == {"total": len(catalogue), "passed": 1, "failed": 2, "error": 1, "not applicable": 0,
-                      "not reviewed": len(catalogue) - 4, "needs legal review": 4}
-    assert summary["broken"] == ["BR-INBOX-1", "BR-NOTIF-2", "PDL-5-5"] and summary["verified"] == ["BR-REG-3"]
+    assert counts == {"total": len(catalogue), "passed": 1, "failed": 3, "error": 1, "not applicable": 0,
+                      "not reviewed": len(catalogue) - 5, "needs legal review": 4}
+    assert summary["broken"] == ["BR-INBOX-1", "BR-NOTIF-2", "BR-SEC-1", "PDL-5-5"]
+    assert summary["verified"] == ["BR-REG-3"]
     assert set(summary["not_reviewed"]) == {r for r, v in reqs.items() if v["status"] == "not reviewed"}
     result.stdout.fnmatch_lines([
-        f"{len(catalogue)} requirements: 1 passed, 2 failed, 1 error, 0 not applicable, {len(catalogue) - 4} "
+        f"{len(catalogue)} requirements: 1 passed, 3 failed, 1 error, 0 not applicable, {len(catalogue) - 5} "
         "not reviewed; 4 need legal review",
         "FAILED BR-INBOX-1 Messages from care units to the patient: 1 failed of 1 test(s), e.g. *test_idor",
         "ERROR BR-NOTIF-2 *: 1 error of 1 test(s), e.g. *test_error",
-        "not reviewed: BR-ID-1, BR-ID-2, BR-ID-3, *", "broken requirements: BR-INBOX-1, BR-NOTIF-2, PDL-5-5"])
+        "not reviewed: BR-ID-1, BR-ID-2, BR-ID-3, *", "broken requirements: BR-INBOX-1, BR-NOTIF-2, BR-SEC-1, PDL-5-5"])
+    assert "this failure breaks: BR-SEC-1\n" in result.stdout.str()
 
 
 def test_every_flagged_requirement_has_its_review_question() -> None:

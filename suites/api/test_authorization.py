@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from fixtures.api import login_rate_limit_handler
+from fixtures.evidence import BROKEN_REQUIREMENTS
 from fixtures.sut import LiveTarget
 from harness import authz
 from harness.api_client import ApiClient, Recorder, login_person, login_staff
@@ -198,6 +199,9 @@ def test_authorization(role: str, resource: str, expected: str, request: pytest.
     response = client.request(spec.method, _format(spec.path, refs), json=_format(spec.json, refs),
                               headers=headers)
     problems = authz.judge(cell.expect, response, refs[what.evidence])
+    broken = cell.broken(problems)
+    if problems:  # the evidence names only what the failure breaks (fixtures/evidence.py)
+        request.node.user_properties.append((BROKEN_REQUIREMENTS, ",".join(broken)))
     assert not problems, (
         f"{cell.id}: {who.description} -> {spec.method} {spec.path}: expected {cell.expect}; "
-        f"{'; '.join(problems)} (breaks {', '.join(cell.requirements)})")
+        f"{'; '.join(problems)} (breaks {', '.join(broken)})")
