@@ -1,4 +1,5 @@
-"""``python -m harness``: run folders, the single-file Allure report, and the leak scan of a run's evidence."""
+"""``python -m harness``: run folders, the single-file Allure report, its behaviours view as text, and the leak
+scan of a run's evidence."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 from . import evidence
 from .masking import _JWT, _PNR, looks_like_personnummer
-from .report import ReportError, build_allure_report
+from .report import ReportError, behaviours_tree, build_allure_report
+from .requirements import load_catalogue
 
 
 def scan(run_dir: Path) -> list[str]:
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     report = sub.add_parser("report", help="build the single-file Allure report of a run (Allure 3, npm)")
     report.add_argument("run_dir", type=Path)
     report.add_argument("--name", default=None, help="report title (default: 1177-appen <run-id>)")
+    tree = sub.add_parser("behaviours", help="print a run's tests by law -> requirement -> check (no browser needed)")
+    tree.add_argument("run_dir", type=Path)
     check = sub.add_parser("scan", help="fail when a run's files hold a personnummer or token")
     check.add_argument("run_dir", type=Path)
     args = parser.parse_args(argv)
@@ -53,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"python -m harness report: {exc}", file=sys.stderr)
             return 1
         print(index)
+        return 0
+    if args.command == "behaviours":
+        results = args.run_dir.resolve() / "allure-results"
+        if not any(results.glob("*-result.json")):
+            print(f"python -m harness behaviours: {results}: no Allure results", file=sys.stderr)
+            return 1
+        print(behaviours_tree(results, load_catalogue()), end="")
         return 0
     findings = scan(args.run_dir.resolve())
     for line in findings:

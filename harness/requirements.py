@@ -24,9 +24,11 @@ KINDS = ("business-rule", "legal")
 VERIFICATION = ("automated", "manual", "mixed")
 FIELDS = {
     "id": str, "title": str, "kind": str, "source": str, "reference": str, "link": str, "summary": str,
-    "verification": str, "layers": list, "needs_legal_review": bool, "review_note": str, "related": list,
+    "verification": str, "layers": list, "needs_legal_review": bool, "review_note": str, "review_question": str,
+    "related": list, "law": str,
 }
 REQUIRED = ("id", "title", "kind", "source", "reference", "summary")
+BUSINESS_RULES_EPIC = "Affärsregler"
 
 
 class CatalogueError(ValueError):
@@ -46,15 +48,21 @@ class Requirement:
     layers: tuple[str, ...] = ()
     needs_legal_review: bool = False
     review_note: str | None = None
+    review_question: str | None = None
     related: tuple[str, ...] = ()
+    law: str | None = None
     file: str = ""
     line: int = 0
 
     @property
-    def family(self) -> str:
-        """'GDPR', 'PDL', 'BR-NOTIF', ...: the grouping used for Allure's epic and feature labels."""
-        parts = self.id.split("-")
-        return "-".join(parts[:2]) if self.kind == "business-rule" else parts[0]
+    def label(self) -> str:
+        """'PDL-4-1 Staff access limited to need': the ID as a whole token, then the title."""
+        return f"{self.id} {self.title}"
+
+    @property
+    def epic(self) -> str:
+        """The law a legal requirement comes from; business rules are grouped as "Affärsregler"."""
+        return BUSINESS_RULES_EPIC if self.kind == "business-rule" else (self.law or self.source)
 
 
 @dataclass
@@ -160,7 +168,8 @@ def load_file(path: Path) -> list[Requirement]:
             reference=values["reference"], summary=values["summary"], link=link,
             verification=values.get("verification", "automated"), layers=tuple(values.get("layers", ())),
             needs_legal_review=values.get("needs_legal_review", False), review_note=values.get("review_note"),
-            related=tuple(values.get("related", ())), file=display, line=item.start_mark.line + 1))
+            review_question=values.get("review_question"), related=tuple(values.get("related", ())),
+            law=values.get("law"), file=display, line=item.start_mark.line + 1))
     return result
 
 
@@ -182,3 +191,95 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
             if other not in catalogue.requirements:
                 raise CatalogueError(f"{req.file}, line {req.line}: {req.id} relates to unknown ID {other!r}")
     return catalogue
+
+
+def review_gaps(catalogue: Catalogue) -> list[str]:
+    """Entries flagged for legal review that do not say why, or not what the reviewer must answer.
+
+    Kept out of the loader on purpose: a new flagged entry without its question should fail the project's tests
+    with this message, not stop every test run at collection.
+    """
+    gaps = []
+    for req in catalogue.requirements.values():
+        if not req.needs_legal_review:
+            continue
+        for name in ("review_note", "review_question"):
+            if not (getattr(req, name) or "").strip():
+                gaps.append(f"{req.file}, line {req.line}: {req.id} needs legal review but has no {name!r}")
+        if req.review_question and not req.review_question.rstrip().endswith("?"):
+            gaps.append(f"{req.file}, line {req.line}: {req.id}: the review_question is not a question")
+    return gaps
+
+
+# --- the status of every requirement after a run ---------------------------------------------------------------------
+# Five states as in Chef InSpec / MITRE HDF. "not applicable" needs a recorded decision that a requirement does not
+# apply to the system; the catalogue records none, so a run never infers it: what nothing verified is "not reviewed".
+STATUSES = ("passed", "failed", "error", "not applicable", "not reviewed")
+# "inconclusive": the test failed on another of its requirements, so it neither verified nor broke this one.
+TEST_OUTCOMES = ("passed", "failed", "error", "inconclusive", "skipped")
+
+
+@dataclass(frozen=True)
+class RequirementStatus:
+    requirement: Requirement
+    status: str
+    reason: str
+    tests: tuple[tuple[str, str], ...]  # (test, outcome), sorted by test
+
+    def as_json(self) -> dict[str, Any]:
+        req = self.requirement
+        data: dict[str, Any] = {
+            "id": req.id, "title": req.title, "kind": req.kind, "law": req.epic, "source": req.source,
+            "reference": req.reference, "link": req.link, "status": self.status, "reason": self.reason,
+            "needs_legal_review": req.needs_legal_review,
+            "tests": [{"test": test, "outcome": outcome} for test, outcome in self.tests],
+        }
+        if req.needs_legal_review:
+            data["review_note"] = req.review_note
+            data["review_question"] = req.review_question
+        return data
+
+
+def _reason(req: Requirement, status: str, tests: dict[str, str], layers_run: set[str]) -> str:
+    counts = {o: sum(1 for v in tests.values() if v == o) for o in TEST_OUTCOMES}
+    if status != "not reviewed":
+        return ", ".join(f"{n} {o}" for o, n in counts.items() if n) + f" of {len(tests)} test(s)"
+    if tests:
+        return f"no verdict from its {len(tests)} test(s): " + ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+    if req.verification == "manual":
+        return "verified by manual attestation, not by a test; no attestation is recorded"
+    layers = ", ".join(req.layers) or "no layer named"
+    if layers_run & set(req.layers):
+        return f"no test verifies it in the layer(s) that ran ({', '.join(sorted(layers_run & set(req.layers)))})"
+    return f"its layer(s) ({layers}) did not run"
+
+
+def requirement_statuses(catalogue: Catalogue, outcomes: dict[str, dict[str, str]],
+                         layers_run: Iterable[str] = ()) -> list[RequirementStatus]:
+    """Every requirement of the catalogue with its status and the tests behind it, in catalogue order.
+
+    ``outcomes`` maps a requirement ID to {test: passed | failed | error | skipped}. One failed test fails the
+    requirement, then one error makes it an error; it passes only when a test passed and none failed.
+    """
+    ran = set(layers_run)
+    result = []
+    for req in catalogue.requirements.values():
+        tests = dict(outcomes.get(req.id, {}))
+        found = set(tests.values())
+        status = next((s for s in ("failed", "error", "passed") if s in found), "not reviewed")
+        result.append(RequirementStatus(req, status, _reason(req, status, tests, ran), tuple(sorted(tests.items()))))
+    return result
+
+
+def status_counts(statuses: Iterable[RequirementStatus]) -> dict[str, int]:
+    """How many requirements are in each of the five states, and how many are flagged for legal review."""
+    listed = list(statuses)
+    counts = {"total": len(listed), **{s: sum(1 for r in listed if r.status == s) for s in STATUSES}}
+    counts["needs legal review"] = sum(1 for r in listed if r.requirement.needs_legal_review)
+    return counts
+
+
+def summary_line(counts: dict[str, int]) -> str:
+    """'34 requirements: 21 passed, 0 failed, ...; 4 need legal review' (the terminal and the report agree)."""
+    states = ", ".join(f"{counts[s]} {s}" for s in STATUSES)
+    return f"{counts['total']} requirements: {states}; {counts['needs legal review']} need legal review"

@@ -1,13 +1,15 @@
-"""Requirement markers: unknown IDs stop collection, broken catalogues are named, IDs become Allure labels."""
+"""Requirement markers and evidence: unknown IDs stop collection, broken catalogues are named, IDs become Allure
+behaviours (law -> requirement -> check), every requirement gets a status, flagged ones their review question."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from harness.requirements import CatalogueError, load_catalogue
+from harness.requirements import CatalogueError, load_catalogue, review_gaps
 
 pytest_plugins = ["pytester"]
 
@@ -69,30 +71,101 @@ def test_empty_marker_is_an_error(harness_dir: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*test_nothing: @pytest.mark.req() names no requirement*"])
 
 
-def test_requirements_become_allure_labels_and_links(harness_dir: pytest.Pytester) -> None:
-    harness_dir.makepyfile(test_reqs="""
+def test_requirements_become_allure_behaviours_labels_and_links(harness_dir: pytest.Pytester) -> None:
+    harness_dir.makepyfile(test_reqs='''
         import pytest
 
         @pytest.mark.req("BR-PROXY-1", "PDL-5-5-OMBUD")
         def test_ombud():
-            pass
-    """)
+            """Ett ombud läser aldrig barnets logg."""
+
+        @pytest.mark.req("BR-ID-2")
+        @pytest.mark.check("Ett utgånget token nekas.", "Vägran är problem+json.")
+        def test_expired():
+            """Not this line: the check marker wins."""
+    ''')
     results = harness_dir.path / "allure"
     result = harness_dir.runpytest_subprocess("-p", "no:cacheprovider", f"--alluredir={results}")
-    result.assert_outcomes(passed=1)
-    (data,) = [json.loads(p.read_text()) for p in results.glob("*-result.json")]
-    labels = {(label["name"], label["value"]) for label in data["labels"]}
-    assert {("requirement", "BR-PROXY-1"), ("requirement", "PDL-5-5-OMBUD"), ("feature", "PDL"),
-            ("epic", "Lagkrav"), ("epic", "Affärsregler"), ("legal_review", "PDL-5-5-OMBUD")} <= labels
-    links = {link["url"] for link in data["links"]}
+    result.assert_outcomes(passed=2)
+    data = {d["name"]: d for d in (json.loads(p.read_text()) for p in results.glob("*-result.json"))}
+    labels = {(label["name"], label["value"]) for label in data["test_ombud"]["labels"]}
+    ombud = "PDL-5-5-OMBUD No direct access to records for an ombud"
+    proxy = "BR-PROXY-1 Guardians act for own children under 13 only, never in Journalen"
+    assert {("requirement", proxy), ("requirement", ombud), ("feature", proxy), ("feature", ombud),
+            ("epic", "Affärsregler"), ("epic", "Patientdatalagen (2008:355)"), ("legal_review", ombud),
+            ("story", "Ett ombud läser aldrig barnets logg.")} <= labels
+    # Searching an ID finds exactly its tests: every label value holds its ID as a whole token, and no other.
+    assert not {v for n, v in labels if n in ("requirement", "feature") and v.split()[0] not in
+                ("BR-PROXY-1", "PDL-5-5-OMBUD")}
+    expired = {(label["name"], label["value"]) for label in data["test_expired"]["labels"]}
+    assert {("story", "Ett utgånget token nekas."), ("story", "Vägran är problem+json."),
+            ("epic", "Affärsregler")} <= expired
+    assert not any(n == "requirement" and "PROXY" in v for n, v in expired)
+    links = {link["url"] for link in data["test_ombud"]["links"]}
     assert any("riksdagen.se" in url and "patientdatalag" in url for url in links)
+    check = _attachment(results, data["test_ombud"], "Vad testet kontrollerar")
+    assert check == f"Kontroll: Ett ombud läser aldrig barnets logg.\nKrav: {proxy}\nKrav: {ombud}\n"
     environment = (results / "environment.properties").read_text()
     assert "target=local" in environment and "git.commit=" in environment
     assert json.loads((results / "categories.json").read_text())[0]["name"].startswith("Broken requirement")
 
 
-def test_failed_requirements_are_named_in_the_summary(harness_dir: pytest.Pytester) -> None:
-    harness_dir.makepyfile(test_reqs="""
+def _attachment(results: Path, data: dict, name: str) -> str:
+    (found,) = [a for a in data.get("attachments", []) if a["name"] == name]
+    return (results / found["source"]).read_text(encoding="utf-8")
+
+
+EXCHANGES = '''
+    import httpx
+    import pytest
+    from harness.api_client import ApiClient
+
+    def answer(request):
+        return httpx.Response(200, json={"n": request.url.path, "pnr": "19121212-1212"})
+
+    @pytest.fixture
+    def client(api_recorder):
+        with ApiClient("http://sut.test", label="patient", recorder=api_recorder,
+                       transport=httpx.MockTransport(answer)) as client:
+            yield client
+
+    @pytest.mark.req("BR-INBOX-1")
+    def test_passes(client):
+        """Patienten öppnar sitt meddelande."""
+        for n in range(20):
+            client.get(f"/inbox/{n}", headers={"Authorization": "Bearer abcdefghijklmnopqrstuvwxyz"})
+
+    @pytest.mark.req("BR-INBOX-1")
+    def test_fails(client):
+        """Patienten öppnar sitt meddelande."""
+        for n in range(20):
+            client.get(f"/inbox/{n}")
+        assert False, "the message was missing"
+'''
+
+
+def test_passing_tests_get_a_bounded_masked_sample_of_their_exchanges(harness_dir: pytest.Pytester) -> None:
+    from fixtures.evidence import MAX_ATTACHED_EXCHANGES, MAX_SAMPLE_EXCHANGES
+
+    harness_dir.makepyfile(test_exchanges=EXCHANGES)
+    results = harness_dir.path / "allure"
+    result = harness_dir.runpytest_subprocess("-p", "no:cacheprovider", f"--alluredir={results}")
+    result.assert_outcomes(passed=1, failed=1)
+    data = {d["name"]: d for d in (json.loads(p.read_text()) for p in results.glob("*-result.json"))}
+    for name, limit in (("test_passes", MAX_SAMPLE_EXCHANGES), ("test_fails", MAX_ATTACHED_EXCHANGES)):
+        names = [a["name"] for a in data[name]["attachments"]]
+        exchanges = [n for n in names if " patient: GET /inbox/" in n]
+        assert len(exchanges) == limit, names
+        assert exchanges[-1].endswith("patient: GET /inbox/19 -> 200")  # the last requests, where the check is
+        assert "Vad testet kontrollerar" in names and "reproduce.curl.sh" in names
+        texts = [(results / a["source"]).read_text() for a in data[name]["attachments"]]
+        assert not any("19121212-1212" in t or "abcdefghijklmnopqrstuvwxyz" in t for t in texts)
+        curl = _attachment(results, data[name], "reproduce.curl.sh")
+        assert f"the last {limit} of 20 requests" in curl and "curl -sS -X GET" in curl
+
+
+def test_requirements_json_lists_every_requirement_and_the_terminal_agrees(harness_dir: pytest.Pytester) -> None:
+    harness_dir.makepyfile(test_reqs='''
         import pytest
 
         @pytest.mark.req("BR-INBOX-1", "PDL-5-5")
@@ -102,14 +175,91 @@ def test_failed_requirements_are_named_in_the_summary(harness_dir: pytest.Pytest
         @pytest.mark.req("BR-REG-3")
         def test_fine():
             pass
-    """)
+
+        @pytest.mark.req("BR-REG-3", "BR-ID-3")
+        def test_skipped():
+            pytest.skip("not on this target")
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("set-up broke")
+
+        @pytest.mark.req("BR-NOTIF-2")
+        def test_error(broken):
+            pass
+
+        @pytest.mark.req("BR-SEC-1", "PDL-4-1")
+        def test_form_only(request):
+            request.node.user_properties.append(("broken_requirements", "BR-SEC-1"))
+            assert False, "the refusal is not problem+json"
+    ''')
     run_dir = harness_dir.path / "run"
     result = harness_dir.runpytest_subprocess("-p", "no:cacheprovider", f"--run-dir={run_dir}")
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*1 requirement(s) verified, 2 broken*", "BROKEN BR-INBOX-1*",
-                                 "BROKEN PDL-5-5*", "broken requirements: BR-INBOX-1, PDL-5-5"])
+    result.assert_outcomes(passed=1, failed=2, skipped=1, errors=1)
+    catalogue = load_catalogue()
     summary = json.loads((run_dir / "requirements.json").read_text())
-    assert summary["broken"] == ["BR-INBOX-1", "PDL-5-5"] and summary["verified"] == ["BR-REG-3"]
+    reqs = summary["requirements"]
+    assert list(reqs) == list(catalogue.requirements)  # every requirement, in catalogue order
+    assert reqs["BR-INBOX-1"]["status"] == "failed" and reqs["PDL-5-5"]["status"] == "failed"
+    assert reqs["BR-INBOX-1"]["tests"] == [{"test": "test_reqs.py::test_idor", "outcome": "failed"}]
+    assert reqs["BR-REG-3"]["status"] == "passed"
+    assert reqs["BR-REG-3"]["tests"] == [{"test": "test_reqs.py::test_fine", "outcome": "passed"},
+                                         {"test": "test_reqs.py::test_skipped", "outcome": "skipped"}]
+    assert reqs["BR-NOTIF-2"]["status"] == "error"
+    assert reqs["BR-ID-3"]["status"] == "not reviewed" and "1 skipped" in reqs["BR-ID-3"]["reason"]
+    # A failure that names what it breaks fails only that: the test's other requirement is neither verified nor broken.
+    assert reqs["BR-SEC-1"]["status"] == "failed"
+    assert reqs["PDL-4-1"]["status"] == "not reviewed" and "1 inconclusive" in reqs["PDL-4-1"]["reason"]
+    assert reqs["PDL-4-1"]["tests"] == [{"test": "test_reqs.py::test_form_only", "outcome": "inconclusive"}]
+    assert reqs["GDPR-17"] | {"tests": []} == reqs["GDPR-17"] and reqs["GDPR-17"]["status"] == "not reviewed"
+    flagged = reqs["OSL-12-3"]
+    assert flagged["needs_legal_review"] and flagged["review_question"].endswith("?") and flagged["review_note"]
+    assert flagged["law"] == "Offentlighets- och sekretesslagen (2009:400)" and flagged["reference"]
+    counts = summary["summary"]
+    assert counts == {"total": len(catalogue), "passed": 1, "failed": 3, "error": 1, "not applicable": 0,
+                      "not reviewed": len(catalogue) - 5, "needs legal review": 4}
+    assert summary["broken"] == ["BR-INBOX-1", "BR-NOTIF-2", "BR-SEC-1", "PDL-5-5"]
+    assert summary["verified"] == ["BR-REG-3"]
+    assert set(summary["not_reviewed"]) == {r for r, v in reqs.items() if v["status"] == "not reviewed"}
+    result.stdout.fnmatch_lines([
+        f"{len(catalogue)} requirements: 1 passed, 3 failed, 1 error, 0 not applicable, {len(catalogue) - 5} "
+        "not reviewed; 4 need legal review",
+        "FAILED BR-INBOX-1 Messages from care units to the patient: 1 failed of 1 test(s), e.g. *test_idor",
+        "ERROR BR-NOTIF-2 *: 1 error of 1 test(s), e.g. *test_error",
+        "not reviewed: BR-ID-1, BR-ID-2, BR-ID-3, *", "broken requirements: BR-INBOX-1, BR-NOTIF-2, BR-SEC-1, PDL-5-5"])
+    assert "this failure breaks: BR-SEC-1\n" in result.stdout.str()
+
+
+def test_every_flagged_requirement_has_its_review_question() -> None:
+    catalogue = load_catalogue()
+    assert review_gaps(catalogue) == []
+    flagged = [r for r in catalogue.requirements.values() if r.needs_legal_review]
+    assert {r.id for r in flagged} >= {"PDL-5-5-OMBUD", "OSL-12-3", "HSLF-FS-2016-40-4-9"}
+    for req in catalogue.requirements.values():
+        if req.kind == "legal":
+            assert req.law and req.reference and req.summary, req.id
+
+
+def test_a_flagged_entry_without_its_question_is_named(tmp_path: Path) -> None:
+    (tmp_path / "legal.yaml").write_text(
+        "requirements:\n  - id: OSL-99\n    title: T\n    kind: legal\n    source: S\n    reference: R\n"
+        "    link: https://example.org/\n    summary: S\n    needs_legal_review: true\n"
+        "    review_note: The section number is from a secondary source.\n"
+        "    review_question: Confirm it.\n", encoding="utf-8")
+    (gap,) = review_gaps(load_catalogue(tmp_path))
+    assert gap.endswith("legal.yaml, line 2: OSL-99: the review_question is not a question")
+    text = (tmp_path / "legal.yaml").read_text().replace("    review_question: Confirm it.\n", "")
+    (tmp_path / "legal.yaml").write_text(text, encoding="utf-8")
+    (gap,) = review_gaps(load_catalogue(tmp_path))
+    assert gap.endswith("legal.yaml, line 2: OSL-99 needs legal review but has no 'review_question'")
+
+
+def test_the_catalogue_points_at_no_document_outside_the_repository() -> None:
+    folder = Path(__file__).resolve().parent.parent / "requirements"
+    for path in [*folder.rglob("*.yaml"), *folder.rglob("*.md")]:
+        for name in re.findall(r"\b[\w./-]+\.md\b", path.read_text(encoding="utf-8")):
+            candidates = [path.parent / name, folder.parent / name]
+            assert any(c.exists() for c in candidates), f"{path.name} points at {name}, not in the repository"
 
 
 def test_catalogue_covers_every_business_rule_and_flags_unverified_law() -> None:

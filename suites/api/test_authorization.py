@@ -3,6 +3,10 @@
 Each cell seeds its own subject (a patient, or a guardian's child) with a message, a booking, a device and an
 audited read, then lets the cell's caller reach for that data and judges the answer against the cell's expected
 outcome (harness/authz.py). A failure names the cell, the caller and the requirements it breaks.
+
+Each cell carries only the requirements the matrix's rules give it for what it checks, and shows in the report
+under a Swedish name ("vårdnadshavare för barn under 13 läser barnets meddelande -> 200") with its role, resource
+and expected outcome as parameters.
 """
 
 from __future__ import annotations
@@ -15,27 +19,31 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import allure
 import httpx
 import pytest
 
 from fixtures.api import login_rate_limit_handler
+from fixtures.evidence import BROKEN_REQUIREMENTS
 from fixtures.sut import LiveTarget
 from harness import authz
 from harness.api_client import ApiClient, Recorder, login_person, login_staff
 from harness.identities import Person, StaffMember
 
 MATRIX = authz.load_matrix(Path(__file__).with_name("authz_matrix.yaml"))
+CELLS = {(cell.role.name, cell.resource.name): cell for cell in MATRIX.cells}
 SMOKE_RESOURCES = {"message", "acting-for"}  # every role against the IDOR- and ombud-prone resources
 
 
 def _cells() -> Iterator[Any]:
     for cell in MATRIX.cells:
-        marks = [pytest.mark.req(*cell.requirements)]
+        marks = [pytest.mark.req(*cell.requirements), pytest.mark.check(*cell.checks)]
         if cell.resource.destructive:
             marks.append(pytest.mark.destructive)
         if cell.resource.name in SMOKE_RESOURCES:
             marks.append(pytest.mark.smoke)
-        yield pytest.param(cell, id=cell.id, marks=marks)
+        # Role, resource and outcome as three parameters, so the report shows them apart (not a Cell's repr).
+        yield pytest.param(cell.role.name, cell.resource.name, cell.expect, id=cell.id, marks=marks)
 
 
 class World:
@@ -137,51 +145,63 @@ def private_world(private_target: LiveTarget, api_recorder: Recorder) -> Iterato
     control.close()
 
 
-@pytest.mark.parametrize("cell", list(_cells()))
-def test_authorization(cell: authz.Cell, request: pytest.FixtureRequest) -> None:
-    role, resource = cell.role, cell.resource
-    world: World = request.getfixturevalue("private_world" if role.token == "expired" else "shared_world")
+def _describe(cell: authz.Cell) -> None:
+    """The report's Swedish name of the cell, and its parameters in words."""
+    spec = cell.resource.request_for(cell.role)
+    allure.dynamic.title(cell.title)
+    allure.dynamic.parameter("role", f"{cell.role.name}: {cell.role.description}")
+    allure.dynamic.parameter("resource", f"{cell.resource.name}: {spec.method} {spec.path}")
+    allure.dynamic.parameter("expected", f"{cell.expect} ({authz.EXPECT_TEXT[cell.expect]})")
 
-    if role.subject == "patient":
+
+@pytest.mark.parametrize(("role", "resource", "expected"), list(_cells()))
+def test_authorization(role: str, resource: str, expected: str, request: pytest.FixtureRequest) -> None:
+    cell = CELLS[role, resource]
+    _describe(cell)
+    who, what = cell.role, cell.resource
+    world: World = request.getfixturevalue("private_world" if who.token == "expired" else "shared_world")
+
+    if who.subject == "patient":
         guardian = None
         subject = world.seed("adult")
     else:
         guardian = world.seed("guardian")
-        subject = guardian.child("under-13" if role.subject == "child-under-13" else "13-17")
+        subject = guardian.child("under-13" if who.subject == "child-under-13" else "13-17")
     refs = _subject_data(world, subject)
 
-    if role.caller == "patient":
+    if who.caller == "patient":
         caller: Person | StaffMember = subject
-    elif role.caller == "other-patient":
+    elif who.caller == "other-patient":
         caller = world.seed("adult")
         if caller.personnummer == subject.personnummer:
             pytest.skip("the target has only one adult test person: another patient cannot be tested")
-    elif role.caller == "guardian":
+    elif who.caller == "guardian":
         assert guardian is not None
         caller = guardian
-    elif role.caller == "staff-right-unit":
+    elif who.caller == "staff-right-unit":
         caller = world.staff(care_unit=refs["care_unit"])
     else:
         caller = world.staff(not_care_unit=refs["care_unit"])
 
-    spec = resource.staff if (resource.mobile is None or (role.is_staff and resource.staff)) else resource.mobile
-    assert spec is not None
-    api = "staff" if spec is resource.staff else "mobile"
-    client = world.client(caller, api=api, label=role.name)
+    spec = what.request_for(who)
+    client = world.client(caller, api=what.api_for(who), label=who.name)
     token = client.tokens.access_token if client.tokens else ""
-    if role.token == "none":
+    if who.token == "none":
         client.use_token(None)
-    elif role.token == "tampered":
+    elif who.token == "tampered":
         client.use_token(authz.tampered(token))
-    elif role.token == "alg-none":
+    elif who.token == "alg-none":
         client.use_token(authz.alg_none(token))
-    elif role.token == "expired":
+    elif who.token == "expired":
         world.advance_clock(_lifetime(token) + 1)  # one second past the token's own expiry
-    headers = {"X-Acting-For": refs["subject_id"]} if role.acting_for else {}
+    headers = {"X-Acting-For": refs["subject_id"]} if who.acting_for else {}
 
     response = client.request(spec.method, _format(spec.path, refs), json=_format(spec.json, refs),
                               headers=headers)
-    problems = authz.judge(cell.expect, response, refs[resource.evidence])
+    problems = authz.judge(cell.expect, response, refs[what.evidence])
+    broken = cell.broken(problems)
+    if problems:  # the evidence names only what the failure breaks (fixtures/evidence.py)
+        request.node.user_properties.append((BROKEN_REQUIREMENTS, ",".join(broken)))
     assert not problems, (
-        f"{cell.id}: {role.description} -> {spec.method} {spec.path}: expected {cell.expect}; "
-        f"{'; '.join(problems)} (breaks {', '.join(cell.requirements)})")
+        f"{cell.id}: {who.description} -> {spec.method} {spec.path}: expected {cell.expect}; "
+        f"{'; '.join(problems)} (breaks {', '.join(broken)})")

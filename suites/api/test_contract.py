@@ -27,6 +27,7 @@ def assert_problem(response: httpx.Response, status: int, type_: str | None = No
 
 @pytest.mark.req("BR-REG-1")
 def test_region_not_joined_is_sent_to_1177_se(new_person, new_api_client) -> None:
+    """En användare i en region som inte anslutit skickas till 1177.se i webbläsaren och får inga tjänster."""
     client = new_api_client(new_person("adult-not-joined"))
     response = client.get("/services")
     assert response.status_code == 200, response.text
@@ -41,12 +42,14 @@ def test_region_not_joined_is_sent_to_1177_se(new_person, new_api_client) -> Non
     ("GET", "/inbox/messages"), ("GET", "/bookings"), ("GET", "/journal"), ("GET", "/notification-settings"),
 ])
 def test_region_not_joined_gets_no_e_service(new_person, new_api_client, method: str, path: str) -> None:
+    """En användare i en region som inte anslutit får ingen e-tjänst i appen (403)."""
     client = new_api_client(new_person("adult-not-joined"))
     assert_problem(client.request(method, path), 403, "urn:1177:problem:region-not-joined")
 
 
 @pytest.mark.req("BR-REG-2")
 def test_joined_region_gets_its_catalogue(new_person, new_api_client) -> None:
+    """En ansluten region ger användaren sin tjänstekatalog."""
     catalogue = new_api_client(new_person("adult")).get("/services").json()
     assert catalogue["region_joined"] is True
     assert catalogue["services"], "a joined region offers services"
@@ -55,6 +58,7 @@ def test_joined_region_gets_its_catalogue(new_person, new_api_client) -> None:
 @pytest.mark.req("BR-REG-3")
 @pytest.mark.parametrize("user_agent", ["1177-appen/2.9.9 (ios)", "1177-appen/2.0 (android)"])
 def test_app_below_minimum_version_gets_426(new_person, new_api_client, user_agent: str) -> None:
+    """En app äldre än lägsta version får 426 och ombeds uppdatera."""
     client = new_api_client(new_person("adult"), user_agent=user_agent)
     body = assert_problem(client.get("/me"), 426, "urn:1177:problem:app-update-required")
     assert body["minimum_version"]
@@ -62,12 +66,14 @@ def test_app_below_minimum_version_gets_426(new_person, new_api_client, user_age
 
 @pytest.mark.req("BR-REG-3")
 def test_supported_app_version_is_served(new_person, new_api_client) -> None:
+    """En app med version som stöds får svar."""
     client = new_api_client(new_person("adult"), user_agent="1177-appen/3.0.0 (android)")
     assert client.get("/me").status_code == 200
 
 
 @pytest.mark.req("BR-ID-1")
 def test_samordningsnummer_is_refused(new_person, target_urls) -> None:
+    """Inloggning med samordningsnummer nekas."""
     person = new_person("samordningsnummer")
     with httpx.Client(timeout=15) as client:
         response = client.post(f"{target_urls['idp']}/api/login",
@@ -77,6 +83,7 @@ def test_samordningsnummer_is_refused(new_person, target_urls) -> None:
 
 @pytest.mark.req("BR-ID-1")
 def test_deceased_person_cannot_log_in(new_person, target_urls) -> None:
+    """En avliden person kan inte logga in."""
     person = new_person("deceased")
     with httpx.Client(timeout=15) as client, pytest.raises(LoginError):
         login_person(client, target_urls["idp"], person.personnummer)
@@ -84,6 +91,7 @@ def test_deceased_person_cannot_log_in(new_person, target_urls) -> None:
 
 @pytest.mark.req("BR-ID-1", "OSL-21-3")
 def test_protected_identity_address_never_leaves_the_backend(new_person, new_api_client) -> None:
+    """Adressen till en person med skyddad identitet lämnar aldrig backend, varken i profilen eller i exporten."""
     client = new_api_client(new_person("protected-identity"))
     profile = client.get("/me").json()
     assert profile["protected_identity"] is True
@@ -92,8 +100,9 @@ def test_protected_identity_address_never_leaves_the_backend(new_person, new_api
     assert export["person"]["address"] is None
 
 
-@pytest.mark.req("GDPR-5-1-c", "BR-ID-1")
+@pytest.mark.req("GDPR-5-1-c")
 def test_profile_carries_no_personnummer(new_person, new_api_client) -> None:
+    """Profilen innehåller inte personnumret."""
     person = new_person("adult")
     response = new_api_client(person).get("/me")
     assert response.status_code == 200
@@ -112,12 +121,14 @@ def test_profile_carries_no_personnummer(new_person, new_api_client) -> None:
 ])
 def test_errors_are_problem_json_without_stack_traces(new_person, new_api_client, method: str, path: str,
                                                        kwargs: dict, status: int) -> None:
+    """Felaktiga anrop får problem+json utan stackspår."""
     client = new_api_client(new_person("adult"))
     assert_problem(client.request(method, path, **kwargs), status)
 
 
-@pytest.mark.req("BR-SEC-1", "BR-ID-2")
+@pytest.mark.req("BR-SEC-1", "BR-ID-1")
 def test_missing_token_is_401_problem_json(new_api_client) -> None:
+    """Ett anrop utan token får 401 som problem+json med Bearer-utmaning."""
     response = new_api_client(None).get("/me")
     assert_problem(response, 401)
     assert response.headers["www-authenticate"].lower().startswith("bearer")
@@ -125,6 +136,7 @@ def test_missing_token_is_401_problem_json(new_api_client) -> None:
 
 @pytest.mark.req("BR-ID-2")
 def test_logout_revokes_the_session(new_person, new_api_client) -> None:
+    """Utloggning återkallar sessionen: samma token nekas efteråt."""
     client = new_api_client(new_person("adult"))
     assert client.post("/session/logout").status_code == 204
     assert_problem(client.get("/me"), 401)
@@ -132,6 +144,7 @@ def test_logout_revokes_the_session(new_person, new_api_client) -> None:
 
 @pytest.mark.req("BR-SEC-1")
 def test_oversized_body_is_413_not_500(new_person, new_api_client) -> None:
+    """En för stor begäran får 413, inte 500."""
     client = new_api_client(new_person("adult"))
     response = client.post("/consents", content=b"{" + b" " * (70 * 1024) + b"}",
                            headers={"Content-Type": "application/json"})
