@@ -129,7 +129,7 @@ def resolve_subject(db: Session, person: Person, acting_for: str | None) -> Subj
     link = db.get(Guardianship, (person.id, acting_for)) if child else None
     if child is None or link is None:
         raise Problem(403, "Du kan inte vara ombud för den här personen.", type_="urn:1177:problem:not-ombud")
-    if age_on(child.birth_date, clock.now().date()) >= OMBUD_MAX_AGE and not faults.active("ombud-teen"):
+    if age_on(child.birth_date, clock.today()) >= OMBUD_MAX_AGE and not faults.active("ombud-teen"):
         raise Problem(403, "Som vårdnadshavare kan du bara vara ombud för barn under 13 år.",
                       type_="urn:1177:problem:not-ombud")
     return Subject(person=child, role="ombud")
