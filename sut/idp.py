@@ -58,6 +58,7 @@ class TokenResponse(BaseModel):
     token_type: Literal["Bearer"]
     expires_in: int
     refresh_token: str
+    refresh_expires_in: int = Field(description="Seconds until the login ends: rotation does not extend it")
 
 
 def _too_many(wait: float) -> Problem:
