@@ -50,6 +50,9 @@ def require_supported_app(ctx: Context, request: Request) -> AppClient | None:
 
 
 def age_on(birth: date, day: date) -> int:
+    if faults.active("ombud-age-off-by-one"):
+        # The defect: the birthday itself not yet counted, so a child is a year younger on it.
+        return day.year - birth.year - ((day.month, day.day) <= (birth.month, birth.day))
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
@@ -88,7 +91,9 @@ def check_session(ctx: Context, db: Session, session_id: str, *, touch: bool = T
         raise Problem(401, "Du är utloggad. Logga in igen.",
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     idle = now - clock.as_utc(session.last_seen_at)
-    if idle > timedelta(seconds=ctx.settings.idle_timeout) and not faults.active("session-never-expires"):
+    # The defect idle-timeout-off-by-minutes: five minutes' grace added "for clock skew".
+    limit = ctx.settings.idle_timeout + (300 if faults.active("idle-timeout-off-by-minutes") else 0)
+    if idle > timedelta(seconds=limit) and not faults.active("session-never-expires"):
         session.revoked_at = now
         session.revoked_reason = "idle-timeout"
         db.commit()
@@ -129,7 +134,7 @@ def resolve_subject(db: Session, person: Person, acting_for: str | None) -> Subj
     link = db.get(Guardianship, (person.id, acting_for)) if child else None
     if child is None or link is None:
         raise Problem(403, "Du kan inte vara ombud för den här personen.", type_="urn:1177:problem:not-ombud")
-    if age_on(child.birth_date, clock.now().date()) >= OMBUD_MAX_AGE and not faults.active("ombud-teen"):
+    if age_on(child.birth_date, clock.today()) >= OMBUD_MAX_AGE and not faults.active("ombud-teen"):
         raise Problem(403, "Som vårdnadshavare kan du bara vara ombud för barn under 13 år.",
                       type_="urn:1177:problem:not-ombud")
     return Subject(person=child, role="ombud")

@@ -1,75 +1,339 @@
-"""The test-only control API under /_sut: seed persons, reset, move the clock, list and switch faults.
+"""The test-only control API under /_sut: seed persons and their records, change them, choose staff, move and
+stop the clock, reset, list and switch faults.
 
-It is mounted only in test mode; outside it every /_sut path answers 404 (a test proves it).
+It is mounted only in test mode; outside it every /_sut path answers 404 (a test proves it). Its OpenAPI document
+is /_sut/openapi.json, rendered in the API reference: every seeding answer names the ids a test needs and whose
+each record is, so an oracle can tell own data from another's.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import asdict
-from typing import Literal
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import FastAPI, Path
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from . import audit, clock, faults, problems
 from .context import Context
-from .db import Staff
+from .db import CareUnit, Person, Staff
 from .persons import running_listing
 from .push.control import create_push_control
-from .seed import ROLES, new_person, person_view
+from .seed import CHANGES, ROLES, RecordCounts, SeedError, change_person, new_person, person_view, relate, staff_for
+
+MAX_RECORDS = 500  # of each kind per person: twenty pages of the log extract's 25, in about ten seconds
+REGION_CODE = Field(pattern=r"^\d{2}$", description="A county code, e.g. 01 for Region Stockholm")
+PersonId = Annotated[str, Path(min_length=36, max_length=36, description="The person's id")]
+TAGS = [
+    {"name": "persons", "description": "Fresh test persons with their records, changed after seeding as the "
+                                       "population register would change them."},
+    {"name": "staff", "description": "Care staff, chosen by how their care unit stands to a patient."},
+    {"name": "clock", "description": "The system's clock: it only moves forward, and it can be stopped so that a "
+                                     "time boundary is hit exactly. It is one clock for the whole system."},
+    {"name": "faults", "description": "The fault catalogue and the faults switched on."},
+    {"name": "system", "description": "Reset and checks of the whole system."},
+]
 
 
-class SeedRequest(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Records(Strict):
+    """How many records of each kind each seeded person gets (a guardian's children too)."""
+
+    messages: int = Field(3, ge=0, le=MAX_RECORDS)
+    bookings: int = Field(2, ge=0, le=MAX_RECORDS)
+    journal_entries: int = Field(2, ge=0, le=MAX_RECORDS)
+    audit_lines: int = Field(0, ge=0, le=MAX_RECORDS, description="Reads of the person's messages by their care "
+                                                                  "unit's staff, in the log extract (needs a message)")
+    devices: int = Field(0, ge=0, le=MAX_RECORDS)
+    consents: int = Field(0, ge=0, le=MAX_RECORDS, description="Push consents, each superseding the one before")
+
+
+class SeedRequest(Strict):
     role: Literal[ROLES]  # type: ignore[valid-type]
+    region: str | None = Field(None, pattern=r"^\d{2}$", description="The person's region (default: drawn, joined "
+                                                                     "or not as the role says)")
+    birth_date: date | None = Field(None, description="The person's birth date (default: drawn)")
+    children: list[date] | None = Field(
+        None, max_length=5, description="A guardian's children by birth date, each at most 17 on the system's date "
+                                        "(GET /clock: today); default one under 13 and one of 13 to 17")
+    records: Records = Field(default_factory=Records)
+
+    @model_validator(mode="after")
+    def _children_for_guardians(self) -> SeedRequest:
+        if self.children is not None and self.role != "guardian":
+            raise ValueError("only a guardian has children")
+        return self
 
 
-class ClockRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RecordRef(BaseModel):
+    id: str
+    care_unit: str = Field(description="The care unit the record comes from")
+
+
+class DeviceRef(BaseModel):
+    id: str
+    installation_id: str
+    platform: Literal["ios", "android"]
+
+
+class ConsentRef(BaseModel):
+    id: str
+    active: bool
+
+
+class AuditLineRef(BaseModel):
+    actor_id: str = Field(description="The staff member who read")
+    action: str
+    resource_id: str
+    care_unit: str
+
+
+class OwnedRecords(BaseModel):
+    """A person's seeded records: each is this person's and no one else's."""
+
+    messages: list[RecordRef] = []
+    bookings: list[RecordRef] = []
+    journal_entries: list[RecordRef] = []
+    devices: list[DeviceRef] = []
+    consents: list[ConsentRef] = []
+    audit_lines: list[AuditLineRef] = []
+
+
+class PersonView(BaseModel):
+    id: str
+    personnummer: str = Field(description="A Skatteverket test number (birth number 980-999)")
+    role: str
+    given_name: str
+    family_name: str
+    birth_date: date
+    region: str
+    deceased: bool
+    protected_identity: bool
+
+
+class SeededChild(PersonView):
+    records: OwnedRecords
+
+
+class SeededPerson(PersonView):
+    today: date = Field(description="The system's date when seeded (ages count from it)")
+    records: OwnedRecords
+    children: list[SeededChild]
+
+
+class RelationRequest(Strict):
+    region: str | None = Field(None, pattern=r"^\d{2}$", description="A region: its unit of the kind that fits the "
+                                                                     "person's age")
+    care_unit: str | None = Field(None, max_length=40, description="Or the care unit's HSA id")
+    messages: int = Field(1, ge=0, le=MAX_RECORDS, description="Messages from the unit")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RelationRequest:
+        if (self.region is None) == (self.care_unit is None):
+            raise ValueError("give either region or care_unit")
+        return self
+
+
+class Relation(BaseModel):
+    patient_id: str
+    care_unit: str
+    region: str
+    messages: list[RecordRef]
+
+
+class StaffView(BaseModel):
+    id: str
+    hsa_id: str
+    name: str
+    care_unit: str
+    region: str | None = None
+    related: bool | None = Field(None, description="Whether the unit has a care relation with the patient")
+
+
+class StaffChoice(BaseModel):
+    """Staff by how their care unit stands to the patient; null where the seed has no such unit."""
+
+    patient_id: str
+    own_unit: StaffView | None = Field(description="Of a unit with a care relation, in the patient's region")
+    same_region_other_unit: StaffView | None = Field(description="Of a unit without one, in the patient's region")
+    other_region_unit: StaffView | None = Field(description="Of a unit in a region where no unit has a relation")
+    related_other_region: list[StaffView] = Field(description="Of units in other regions with a care relation")
+
+
+class ChangeRequest(Strict):
+    change: Literal[CHANGES] = Field(  # type: ignore[valid-type]
+        description="deceased, moved, protected-identity or samordningsnummer")
+    region: str | None = Field(None, pattern=r"^\d{2}$", description="moved: to this region")
+    joined: bool | None = Field(None, description="moved: to some other region that has joined (true, the default) "
+                                                  "or not (false)")
+
+    @model_validator(mode="after")
+    def _moves_only(self) -> ChangeRequest:
+        if self.change != "moved" and (self.region is not None or self.joined is not None):
+            raise ValueError("region and joined go with the change 'moved' only")
+        return self
+
+
+class ClockState(BaseModel):
+    now: datetime = Field(description="The system's time (UTC)")
+    today: date = Field(description="The date in Sweden, which age rules count from")
+    frozen: bool
+    offset_seconds: float = Field(description="How far the clock is ahead of the real time")
+
+
+class ClockAdvance(Strict):
     seconds: float = Field(ge=0, le=10 * 365 * 86400)
 
 
-class FaultsRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ClockSetting(Strict):
+    frozen: bool = Field(description="true stops the clock (at `at`, or now); false lets it run on from there")
+    at: datetime | None = Field(None, description="Where to stop it: now or later, never earlier")
+
+
+class FaultsRequest(Strict):
     active: list[str]
 
 
+class FaultView(BaseModel):
+    name: str
+    component: str
+    description: str
+    breaks: list[str]
+
+
+class FaultList(BaseModel):
+    active: list[str]
+    catalogue: list[FaultView]
+
+
+class ActiveFaults(BaseModel):
+    active: list[str]
+
+
+class ListedPerson(BaseModel):
+    role: str
+    name: str
+    personnummer: str
+    birth_date: str
+    region: str
+    description: str
+    can_log_in: bool
+    guardian: str | None
+    written: str = Field(description="The number as typed on the login page (ÅÅÅÅMMDD-NNNN)")
+
+
+class AuditChain(BaseModel):
+    intact: bool
+    first_broken_seq: int | None
+
+
+def _clock_state() -> ClockState:
+    return ClockState(now=clock.now(), today=clock.today(), frozen=clock.is_frozen(),
+                      offset_seconds=round(clock.offset().total_seconds(), 3))
+
+
+def _seeded(seed_records: dict, person: Person) -> dict:
+    return {**person_view(person), "records": seed_records.get(person.id, {})}
+
+
 def create_control(ctx: Context) -> FastAPI:
-    app = FastAPI(title="1177 reference system: test control API", version="1", docs_url=None, redoc_url=None)
+    app = FastAPI(title="1177 reference system: test control API", version="1", docs_url=None, redoc_url=None,
+                  openapi_tags=TAGS, description="Test mode only: seeds, changes and clock of the reference system. "
+                                                 "Every refusal is problem+json.")
     app.state.ctx = ctx
     problems.install(app)
     rng = random.Random(ctx.settings.seed + 1)
 
-    @app.post("/persons", status_code=201)
-    def seed_person(body: SeedRequest) -> dict:
-        """A fresh person of the given role, with records; a guardian comes with two children."""
-        with ctx.db() as db:
-            seeded = new_person(db, body.role, rng)
-            return {**person_view(seeded.person), "children": [person_view(c) for c in seeded.children]}
+    def person_or_404(db: Session, person_id: str) -> Person:
+        person = db.get(Person, person_id)
+        if person is None:
+            raise problems.Problem(404, "No such person.")
+        return person
 
-    @app.get("/persons")
+    @app.post("/persons", status_code=201, response_model=SeededPerson, tags=["persons"], operation_id="seedPerson",
+              responses={409: {"description": "The seed cannot be met (unknown region, no free test number)"}})
+    def seed_person(body: SeedRequest) -> dict:
+        """A fresh person of the given role with records of their own (a guardian comes with children), each
+        record named with its id and care unit."""
+        counts = RecordCounts(**body.records.model_dump())
+        with ctx.db() as db:
+            try:
+                seeded = new_person(db, body.role, rng, region_code=body.region, birth_date=body.birth_date,
+                                    children=body.children, counts=counts)
+            except SeedError as exc:
+                raise problems.Problem(409, str(exc)) from exc
+            return {**_seeded(seeded.records, seeded.person), "today": clock.today(),
+                    "children": [_seeded(seeded.records, c) for c in seeded.children]}
+
+    @app.get("/persons", response_model=list[ListedPerson], tags=["persons"], operation_id="listSeededPersons")
     def list_persons() -> list[dict]:
         """The persons seeded at start (as printed and on the login page); those made by POST are its answers."""
         return [{**asdict(p), "written": p.written} for p in running_listing(ctx).persons]
 
-    @app.get("/staff")
-    def list_staff(care_unit: str | None = None) -> list[dict]:
+    @app.post("/persons/{person_id}/care-relations", status_code=201, response_model=Relation, tags=["persons"],
+              operation_id="addCareRelation",
+              responses={404: {"description": "No such person"},
+                         409: {"description": "Unknown region or unit, or the relation exists already"}})
+    def add_relation(person_id: PersonId, body: RelationRequest) -> dict:
+        """A care relation with a unit in any region (the patient's own or another), with messages from it."""
         with ctx.db() as db:
-            query = select(Staff).order_by(Staff.hsa_id)
+            person = person_or_404(db, person_id)
+            try:
+                made = relate(db, person, region_code=body.region, care_unit_id=body.care_unit,
+                              messages=body.messages)
+            except SeedError as exc:
+                raise problems.Problem(409, str(exc)) from exc
+            return {"patient_id": person.id, **made}
+
+    @app.get("/persons/{person_id}/staff", response_model=StaffChoice, tags=["staff"], operation_id="staffFor",
+             responses={404: {"description": "No such person"}})
+    def choose_staff(person_id: PersonId) -> dict:
+        """Staff of the patient's own unit, of another unit in the same region, of a unit in another region, and
+        of related units elsewhere: chosen by relation, never by the order of HSA ids."""
+        with ctx.db() as db:
+            return {"patient_id": person_id, **staff_for(db, person_or_404(db, person_id))}
+
+    @app.post("/persons/{person_id}/changes", response_model=PersonView, tags=["persons"],
+              operation_id="changePerson",
+              responses={404: {"description": "No such person"}, 409: {"description": "The change cannot be made"}})
+    def change(person_id: PersonId, body: ChangeRequest) -> dict:
+        """What the population register tells after seeding: the person died, moved (to a region that has joined
+        or not), got protected identity (which ends their sessions at once), or is now known by a
+        samordningsnummer. A live session is judged against it on its next use."""
+        with ctx.db() as db:
+            person = person_or_404(db, person_id)
+            try:
+                change_person(db, person, body.change, rng, region_code=body.region, joined=body.joined)
+            except SeedError as exc:
+                raise problems.Problem(409, str(exc)) from exc
+            return person_view(person)
+
+    @app.get("/staff", response_model=list[StaffView], tags=["staff"], operation_id="listStaff")
+    def list_staff(care_unit: str | None = None) -> list[dict]:
+        """Every staff member (one per care unit), or those of one unit."""
+        with ctx.db() as db:
+            query = select(Staff, CareUnit.region_code).join(CareUnit, CareUnit.id == Staff.care_unit_id) \
+                .order_by(Staff.hsa_id)
             if care_unit:
                 query = query.where(Staff.care_unit_id == care_unit)
-            return [{"id": s.id, "hsa_id": s.hsa_id, "name": s.name, "care_unit": s.care_unit_id}
-                    for s in db.scalars(query)]
+            return [{"id": s.id, "hsa_id": s.hsa_id, "name": s.name, "care_unit": s.care_unit_id, "region": region}
+                    for s, region in db.execute(query)]
 
-    @app.get("/faults")
+    @app.get("/faults", response_model=FaultList, tags=["faults"], operation_id="listFaults")
     def list_faults() -> dict:
         return {"active": sorted(faults.current()),
                 "catalogue": [{"name": f.name, "component": f.component, "description": f.description,
                                "breaks": list(f.breaks)} for f in faults.CATALOGUE.values()]}
 
-    @app.put("/faults")
+    @app.put("/faults", response_model=ActiveFaults, tags=["faults"], operation_id="setFaults",
+             responses={422: {"description": "A name outside the catalogue"}})
     def set_faults(body: FaultsRequest) -> dict:
         try:
             active = faults.activate(body.active)
@@ -77,20 +341,43 @@ def create_control(ctx: Context) -> FastAPI:
             raise problems.Problem(422, str(exc)) from exc
         return {"active": sorted(active)}
 
-    @app.post("/clock/advance")
-    def advance(body: ClockRequest) -> dict:
-        return {"now": clock.advance(body.seconds).isoformat()}
+    @app.get("/clock", response_model=ClockState, tags=["clock"], operation_id="getClock")
+    def get_clock() -> ClockState:
+        """The system's time and date, whether it stands still, and how far ahead of the real time it is."""
+        return _clock_state()
 
-    @app.post("/reset")
+    @app.put("/clock", response_model=ClockState, tags=["clock"], operation_id="setClock",
+             responses={409: {"description": "`at` is earlier than the system's time"}})
+    def set_clock(body: ClockSetting) -> ClockState:
+        """Stop the clock (then only /clock/advance moves it, by exactly what it is told) or let it run again."""
+        try:
+            if body.frozen:
+                clock.freeze(body.at)
+            elif body.at is not None:
+                raise clock.ClockError("`at` goes with frozen: true only")
+            else:
+                clock.thaw()
+        except clock.ClockError as exc:
+            raise problems.Problem(409, str(exc)) from exc
+        return _clock_state()
+
+    @app.post("/clock/advance", response_model=ClockState, tags=["clock"], operation_id="advanceClock")
+    def advance(body: ClockAdvance) -> ClockState:
+        """Move the clock forward: for every session, token and ticket of the system at once."""
+        clock.advance(body.seconds)
+        return _clock_state()
+
+    @app.post("/reset", response_model=ActiveFaults, tags=["system"], operation_id="reset")
     def reset() -> dict:
-        """Undo what tests change globally: the clock, the faults given at start, the rate limits."""
+        """Undo what tests change globally: the clock (back to the real time, running), the faults given at
+        start, the rate limits."""
         clock.reset()
         faults.activate(ctx.settings.faults)
         ctx.login_limiter.reset()
         ctx.send_limiter.reset()
         return {"active": sorted(faults.current())}
 
-    @app.get("/audit/verify")
+    @app.get("/audit/verify", response_model=AuditChain, tags=["system"], operation_id="verifyAuditChain")
     def audit_verify() -> dict:
         with ctx.db() as db:
             broken = audit.verify_chain(db)

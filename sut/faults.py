@@ -101,6 +101,23 @@ CATALOGUE: dict[str, Fault] = {
         Fault("text-unfiltered", "staff",
               "Message text may be blank or hold control characters and bidirectional overrides, and a "
               "personnummer may be written in Arabic-Indic or full-width digits.", ("BR-SEC-1", "BR-INBOX-1")),
+        # boundaries: changes after login, the edges of age and time rules, care relations across units
+        Fault("refresh-skips-person-check", "idp",
+              "A refresh token keeps working after its person died, got a samordningsnummer or moved to a region "
+              "that has not joined: the refresh does not check the person again.", ("BR-ID-1", "BR-ID-2")),
+        Fault("ombud-age-off-by-one", "api",
+              "A child counts as under 13 on the 13th birthday itself, so the guardian is still ombud that day.",
+              ("BR-PROXY-1", "OSL-12-3")),
+        Fault("idle-timeout-off-by-minutes", "api",
+              "The idle timeout is 35 minutes instead of 30: five minutes' grace for clock skew.", ("BR-ID-2",)),
+        Fault("sso-ticket-ttl-long", "idp",
+              "An SSO ticket is valid for 120 seconds instead of 60.", ("BR-ID-3",)),
+        Fault("staff-unit-is-region", "staff",
+              "Staff of any care unit in a region where the patient has a care relation reach the patient, not only "
+              "staff of the related unit.", ("BR-STAFF-1", "PDL-4-1")),
+        Fault("cross-region-care-relation-ignored", "staff",
+              "A care relation with a unit in another region than the patient's is ignored, so that unit's staff "
+              "cannot reach its own patient.", ("BR-STAFF-1",)),
     )
 }
 

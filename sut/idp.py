@@ -109,11 +109,13 @@ class TokenResponse(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiJ9.[masked].[masked]", "token_type": "Bearer",
-         "expires_in": 300, "refresh_token": MASKED_CODE}]})
+         "expires_in": 300, "refresh_token": MASKED_CODE,
+         "refresh_expires_in": 43200}]})
     access_token: str = Field(description="A JWT signed with ES256; send it as 'Authorization: Bearer'")
     token_type: Literal["Bearer"] = Field(description="Always Bearer")
     expires_in: int = Field(description="Seconds the access token is valid")
     refresh_token: str = Field(description="Works once: refreshing returns a new one (rotation, BR-ID-2)")
+    refresh_expires_in: int = Field(description="Seconds until the login ends: rotation does not extend it")
 
 
 class Jwk(BaseModel):

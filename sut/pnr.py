@@ -35,8 +35,12 @@ def _with_check_digit(stem: str) -> str:
 
 def make(birth: date, rng: random.Random, *, coordination: bool = False) -> str:
     """A 12-digit test number for someone born on ``birth``; a samordningsnummer adds 60 to the day."""
+    return with_serial(birth, rng.choice(TEST_SERIALS), coordination=coordination)
+
+
+def with_serial(birth: date, serial: int, *, coordination: bool = False) -> str:
+    """The 12-digit number of ``birth`` with the birth number ``serial`` and its check digit."""
     day = birth.day + (60 if coordination else 0)
-    serial = rng.choice(TEST_SERIALS)
     return _with_check_digit(f"{birth.year:04d}{birth.month:02d}{day:02d}{serial:03d}")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import clock, pnr
+from . import audit, clock, pnr
 from .db import (
     Booking,
     CareRelation,
     CareUnit,
+    Consent,
+    Device,
     Guardianship,
     JournalEntry,
     Message,
@@ -23,7 +25,9 @@ from .db import (
     Person,
     Region,
     Staff,
+    new_id,
 )
+from .sessions import end_sessions
 
 # The 21 regions by county code. The first `joined_regions` of this order have joined the new app.
 REGIONS = [
@@ -58,10 +62,35 @@ def age_period_start(today: date) -> date:
     return date(today.year - today.year % AGE_PERIOD_YEARS, 1, 1)
 
 
+# What a person's records are by default: every screen has content, and no list has a second page.
+MESSAGE_SUBJECTS = ["Provsvar", "Påminnelse om besök", "Svar på din fråga", "Kallelse till återbesök"]
+CHILD_MAX_AGE = 17  # a guardian's child is a minor
+# Changes the population register (folkbokföringen) can make to a person after seeding.
+CHANGES = ("deceased", "moved", "protected-identity", "samordningsnummer")
+
+
+class SeedError(ValueError):
+    """A seed request that cannot be met (an unknown region or unit, no free test number for a birth date)."""
+
+
+@dataclass(frozen=True)
+class RecordCounts:
+    """How many records of each kind a seeded person gets, all from their own care unit."""
+
+    messages: int = 3
+    bookings: int = 2
+    journal_entries: int = 2
+    audit_lines: int = 0  # reads of the person's messages by their unit's staff, as the log extract shows them
+    devices: int = 0
+    consents: int = 0  # push consents, each superseding the one before: the last is active
+
+
 @dataclass
 class Seeded:
     person: Person
     children: list[Person]
+    # Whose each record is, as the control API hands it to a test's oracle: person id -> kind -> records.
+    records: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
 
 
 def _care_unit_id(region: str, n: int) -> str:
@@ -121,11 +150,8 @@ def _new_person(db: Session, rng: random.Random, *, role: str, age: int, region:
                 coordination: bool = False, birth: date | None = None, ages_on: date | None = None,
                 family_name: str | None = None, not_named: frozenset[str] = frozenset(), **extra: Any) -> Person:
     """A person; a child takes a guardian's ``family_name`` and none of the family's given names (``not_named``)."""
-    birth = birth or _birth(rng, age, ages_on or clock.now().date())
-    while True:
-        number = pnr.make(birth, rng, coordination=coordination)
-        if db.scalar(select(Person.id).where(Person.personnummer == number)) is None:
-            break
+    birth = birth or _birth(rng, age, ages_on or clock.today())
+    number = free_number(db, birth, rng, coordination=coordination)
     n = rng.randrange(10_000)
     given = rng.choice([name for name in GIVEN if name not in not_named])
     person = Person(
@@ -142,44 +168,132 @@ def _new_person(db: Session, rng: random.Random, *, role: str, age: int, region:
     return person
 
 
-def _records(db: Session, rng: random.Random, person: Person, unit: CareUnit) -> None:
-    """Care relation, messages (one read), bookings and journal entries, so every screen has content; all at
-    times a clinic works, in the past or the coming weeks."""
+def free_number(db: Session, birth: date, rng: random.Random, *, coordination: bool = False) -> str:
+    """A test number for ``birth`` that no one has; a date has only 20 (birth numbers 980-999), so a seed that
+    asks for more on one date is refused instead of searching for ever."""
+    for _ in range(40):
+        number = pnr.make(birth, rng, coordination=coordination)
+        if db.scalar(select(Person.id).where(Person.personnummer == number)) is None:
+            return number
+    stem = f"{birth.year:04d}{birth.month:02d}{birth.day + (60 if coordination else 0):02d}"
+    taken = set(db.scalars(select(Person.personnummer).where(Person.personnummer.like(f"{stem}%"))))
+    free = sorted({pnr.with_serial(birth, serial, coordination=coordination) for serial in pnr.TEST_SERIALS}
+                  - taken)
+    if not free:
+        raise SeedError(f"every test number of the birth date {birth.isoformat()} is taken")
+    return rng.choice(free)
+
+
+def _records(db: Session, rng: random.Random, person: Person, unit: CareUnit,
+             counts: RecordCounts = RecordCounts()) -> dict[str, list[dict[str, Any]]]:
+    """Care relation, messages (every third read), bookings and journal entries, so every screen has content; all
+    at times a clinic works, in the past or the coming weeks. Returns each record's id and care unit."""
     now = clock.now()
     today = now.astimezone(SWEDEN).date()
     db.add(CareRelation(care_unit_id=unit.id, patient_id=person.id))
-    subjects = ["Provsvar", "Påminnelse om besök", "Svar på din fråga", "Kallelse till återbesök"]
-    for i, subject in enumerate(rng.sample(subjects, 3)):
+    made: dict[str, list[dict[str, Any]]] = {"messages": [], "bookings": [], "journal_entries": []}
+    subjects = rng.sample(MESSAGE_SUBJECTS, min(counts.messages, len(MESSAGE_SUBJECTS)))
+    for i in range(counts.messages):
+        subject = subjects[i % len(subjects)]
         # Messages go out any day (reminders and test results are sent by the system), in the day's hours.
-        db.add(Message(patient_id=person.id, care_unit_id=unit.id, sender_name=unit.name, subject=subject,
-                       body=f"Hej! Detta är ett testmeddelande från {unit.name}.",
-                       created_at=_clinic_time(today - timedelta(days=i + 1), rng, weekdays=False),
-                       read_at=(now - timedelta(days=i)) if i == 2 else None))
-    for days, kind in ((7, "visit"), (14, "video")):
-        db.add(Booking(patient_id=person.id, care_unit_id=unit.id,
-                       starts_at=_clinic_time(today + timedelta(days=days), rng), kind=kind, status="booked"))
-    for i in range(2):
-        db.add(JournalEntry(patient_id=person.id, care_unit_id=unit.id,
-                            written_at=_clinic_time(today - timedelta(days=30 * (i + 1)), rng),
-                            author=f"Leg. läkare {rng.choice(FAMILY)}", text="Besöksanteckning (testdata)."))
+        message = Message(id=new_id(), patient_id=person.id, care_unit_id=unit.id, sender_name=unit.name,
+                          subject=subject, body=f"Hej! Detta är ett testmeddelande från {unit.name}.",
+                          created_at=_clinic_time(today - timedelta(days=i + 1), rng, weekdays=False),
+                          read_at=(now - timedelta(days=i)) if i % 3 == 2 else None)
+        db.add(message)
+        made["messages"].append({"id": message.id, "care_unit": unit.id})
+    for j in range(counts.bookings):
+        booking = Booking(id=new_id(), patient_id=person.id, care_unit_id=unit.id,
+                          starts_at=_clinic_time(today + timedelta(days=7 * (j + 1)), rng),
+                          kind="visit" if j % 2 == 0 else "video", status="booked")
+        db.add(booking)
+        made["bookings"].append({"id": booking.id, "care_unit": unit.id})
+    for i in range(counts.journal_entries):
+        entry = JournalEntry(id=new_id(), patient_id=person.id, care_unit_id=unit.id,
+                             written_at=_clinic_time(today - timedelta(days=30 * (i + 1)), rng),
+                             author=f"Leg. läkare {rng.choice(FAMILY)}", text="Besöksanteckning (testdata).")
+        db.add(entry)
+        made["journal_entries"].append({"id": entry.id, "care_unit": unit.id})
+    if counts.devices:
+        made["devices"] = _devices(db, rng, person, counts.devices, now)
+    if counts.consents:
+        made["consents"] = _consents(db, person, counts.consents, now)
+    if counts.audit_lines:
+        made["audit_lines"] = _audit_lines(db, person, unit, made["messages"], counts.audit_lines)
+    return made
+
+
+def _devices(db: Session, rng: random.Random, person: Person, count: int, now: datetime) -> list[dict[str, Any]]:
+    """Registered app installations, iOS and Android in turn, with tokens in each provider's format."""
+    from .services import PROVIDERS, fake_push_token  # services imports this module's neighbours: import late
+
+    made = []
+    for i in range(count):
+        platform = "ios" if i % 2 == 0 else "android"
+        device = Device(id=new_id(), person_id=person.id, installation_id=f"seed{rng.getrandbits(128):032x}",
+                        platform=platform, provider=PROVIDERS[platform], token=fake_push_token(platform, rng),
+                        app_version="3.2.0", active=True, registered_at=now - timedelta(minutes=count - i))
+        db.add(device)
+        made.append({"id": device.id, "installation_id": device.installation_id, "platform": platform})
+    return made
+
+
+def _consents(db: Session, person: Person, count: int, now: datetime) -> list[dict[str, Any]]:
+    """Push consents a day apart, each withdrawn when the next was given (BR-GDPR-1): the newest is active."""
+    made = []
+    for i in range(count):
+        granted = now - timedelta(days=count - i)
+        consent = Consent(id=new_id(), person_id=person.id, purpose="push", text_version="1.0", granted_at=granted,
+                          withdrawn_at=granted + timedelta(days=1) if i < count - 1 else None)
+        db.add(consent)
+        made.append({"id": consent.id, "active": consent.withdrawn_at is None})
+    return made
+
+
+def _audit_lines(db: Session, person: Person, unit: CareUnit, messages: list[dict[str, Any]],
+                 count: int) -> list[dict[str, Any]]:
+    """Reads of the person's messages by the staff of their unit, in the hash-chained log (BR-AUDIT-1)."""
+    staff = db.scalar(select(Staff).where(Staff.care_unit_id == unit.id).order_by(Staff.hsa_id))
+    if staff is None or not messages:
+        raise SeedError("audit lines need a message and a staff member of the person's care unit")
+    db.flush()
+    made = []
+    for i in range(count):
+        message_id = messages[i % len(messages)]["id"]
+        audit.record(db, actor_kind="staff", actor_id=staff.id, subject_id=person.id, role="staff",
+                     action="message.read", resource_type="message", resource_id=message_id, care_unit_id=unit.id)
+        made.append({"actor_id": staff.id, "action": "message.read", "resource_id": message_id,
+                     "care_unit": unit.id})
+    return made
 
 
 def _unit_for(db: Session, region: Region, person: Person) -> CareUnit:
-    """The person's care unit in their region, of the kind that fits their age."""
-    kind = _unit_kind(_age(person.birth_date, clock.now().date()))
+    """The person's care unit in ``region``, of the kind that fits their age."""
+    kind = _unit_kind(_age(person.birth_date, clock.today()))
     unit = db.get(CareUnit, _care_unit_id(region.code, UNIT_KINDS.index(kind) + 1))
     if unit is None:  # seed_base makes every kind in every region
         raise ValueError(f"no {kind} in region {region.code}")
     return unit
 
 
-def new_person(db: Session, role: str, rng: random.Random, *, ages_on: date | None = None) -> Seeded:
-    """Seed one fresh test person of ``role`` (and a guardian's two children) with records of their own.
+def _region_by_code(db: Session, code: str) -> Region:
+    region = db.get(Region, code)
+    if region is None:
+        raise SeedError(f"no region with the code {code!r}")
+    return region
 
-    ``ages_on`` counts ages from the start of an age period (see ``age_period_start``) instead of today."""
+
+def new_person(db: Session, role: str, rng: random.Random, *, ages_on: date | None = None,
+               region_code: str | None = None, birth_date: date | None = None,
+               children: list[date] | None = None, counts: RecordCounts = RecordCounts()) -> Seeded:
+    """Seed one fresh test person of ``role`` (and a guardian's children) with records of their own.
+
+    ``ages_on`` counts ages from the start of an age period (see ``age_period_start``) instead of today.
+    ``region_code`` and ``birth_date`` fix what is otherwise drawn; ``children`` gives a guardian's children by
+    birth date instead of one under 13 and one of 13 to 17; ``counts`` says how many records each person gets."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
-    region = _region(db, role != "adult-not-joined", rng)
+    region = _region_by_code(db, region_code) if region_code else _region(db, role != "adult-not-joined", rng)
     kwargs: dict[str, Any] = {}
     if role == "deceased":
         kwargs["deceased"] = True
@@ -187,26 +301,121 @@ def new_person(db: Session, role: str, rng: random.Random, *, ages_on: date | No
         kwargs["protected_identity"] = True
     # A guardian of a child of up to 17 is at least 35 here, so no parent was a child at the birth.
     age = rng.randint(35, 55) if role == "guardian" else rng.randint(26, 70)
-    person = _new_person(db, rng, role=role, age=age, region=region,
+    person = _new_person(db, rng, role=role, age=age, region=region, birth=birth_date,
                          coordination=role == "samordningsnummer", ages_on=ages_on, **kwargs)
-    _records(db, rng, person, _unit_for(db, region, person))
-    children: list[Person] = []
+    records = {person.id: _records(db, rng, person, _unit_for(db, region, person), counts)}
+    kids: list[Person] = []
     if role == "guardian":
         named = {person.given_name}
-        # Counted from a period's start, a child stays under 13 and a teenager 13 to 17 through the period.
-        young, teen = (12 - AGE_PERIOD_YEARS, 13) if ages_on else (12, 17)
-        for child_role, age in (("child-under-13", rng.randint(2, young)), ("child-13-17", rng.randint(13, teen))):
-            child = _new_person(db, rng, role=child_role, age=age, region=region, ages_on=ages_on,
+        if children is None:
+            # Counted from a period's start, a child stays under 13 and a teenager 13 to 17 through the period.
+            young, teen = (12 - AGE_PERIOD_YEARS, 13) if ages_on else (12, 17)
+            wanted: list[tuple[str, int, date | None]] = [
+                ("child-under-13", rng.randint(2, young), None), ("child-13-17", rng.randint(13, teen), None)]
+        else:
+            wanted = [(_child_role(born), 0, born) for born in children]
+        for child_role, age, born in wanted:
+            child = _new_person(db, rng, role=child_role, age=age, region=region, ages_on=ages_on, birth=born,
                                 family_name=person.family_name, not_named=frozenset(named))
             named.add(child.given_name)
-            _records(db, rng, child, _unit_for(db, region, child))
+            records[child.id] = _records(db, rng, child, _unit_for(db, region, child), counts)
             db.add(Guardianship(guardian_id=person.id, child_id=child.id))
             # The guardian's own channel choices for this child (BR-NOTIF-2).
             db.add(NotificationSetting(owner_id=person.id, subject_id=child.id, push=False, sms=True,
                                        email=False, updated_at=clock.now()))
-            children.append(child)
+            kids.append(child)
     db.flush()
-    return Seeded(person=person, children=children)
+    return Seeded(person=person, children=kids, records=records)
+
+
+def _child_role(born: date) -> str:
+    """A child's role by its age today (the system's date); a guardian's child is a minor, born by today."""
+    today = clock.today()
+    if born > today or _age(born, today) > CHILD_MAX_AGE:
+        raise SeedError(f"a child is born on or before today ({today.isoformat()}) and is at most "
+                        f"{CHILD_MAX_AGE}: {born.isoformat()}")
+    return "child-under-13" if _age(born, today) < 13 else "child-13-17"
+
+
+def relate(db: Session, person: Person, *, region_code: str | None = None, care_unit_id: str | None = None,
+           messages: int = 1) -> dict[str, Any]:
+    """A care relation with a unit (of the kind that fits the person's age, in ``region_code``, or the unit
+    named), with ``messages`` from it: a patient of one region may well be a patient in another (PDL 4 kap.)."""
+    if care_unit_id:
+        unit = db.get(CareUnit, care_unit_id)
+        if unit is None:
+            raise SeedError(f"no care unit {care_unit_id!r}")
+    else:
+        unit = _unit_for(db, _region_by_code(db, region_code or person.region_code), person)
+    if db.get(CareRelation, (unit.id, person.id)) is not None:
+        raise SeedError(f"the person already has a care relation with {unit.id}")
+    made = _records(db, random.Random(person.id), person, unit,
+                    RecordCounts(messages=messages, bookings=0, journal_entries=0))
+    db.flush()
+    return {"care_unit": unit.id, "region": unit.region_code, "messages": made["messages"]}
+
+
+def _staff_view(db: Session, staff: Staff, related: set[str]) -> dict[str, Any]:
+    unit = db.get(CareUnit, staff.care_unit_id)
+    return {"id": staff.id, "hsa_id": staff.hsa_id, "name": staff.name, "care_unit": staff.care_unit_id,
+            "region": unit.region_code if unit else None, "related": staff.care_unit_id in related}
+
+
+def staff_for(db: Session, person: Person) -> dict[str, Any]:
+    """Staff chosen by how their unit stands to the patient, never by the order of HSA ids: of a unit with a
+    care relation in the patient's region, of an unrelated unit in that region, of an unrelated unit in another
+    region, and of related units in other regions (BR-STAFF-1, PDL 4 kap. 1 §)."""
+    related = set(db.scalars(select(CareRelation.care_unit_id).where(CareRelation.patient_id == person.id)))
+    rows = db.execute(select(Staff, CareUnit.region_code).join(CareUnit, Staff.care_unit_id == CareUnit.id)
+                      .order_by(CareUnit.region_code, CareUnit.id, Staff.hsa_id)).all()
+    home = person.region_code
+    related_regions = {region for staff, region in rows if staff.care_unit_id in related}
+
+    def first(keep: Any) -> dict[str, Any] | None:
+        found = next((staff for staff, region in rows if keep(staff, region)), None)
+        return _staff_view(db, found, related) if found is not None else None
+
+    return {
+        "own_unit": first(lambda s, r: r == home and s.care_unit_id in related),
+        "same_region_other_unit": first(lambda s, r: r == home and s.care_unit_id not in related),
+        # A region where no unit has a relation with the patient, so not even a region-wide defect reaches it.
+        "other_region_unit": first(lambda s, r: r != home and r not in related_regions),
+        "related_other_region": [_staff_view(db, s, related) for s, r in rows
+                                 if r != home and s.care_unit_id in related],
+    }
+
+
+def change_person(db: Session, person: Person, change: str, rng: random.Random, *,
+                  region_code: str | None = None, joined: bool | None = None) -> None:
+    """What the population register can tell about a person after seeding: died, moved (to ``region_code``, or to
+    a region that has ``joined`` or not), got protected identity, or is now known by a samordningsnummer. The
+    system learns it as data, and a live session is judged against it on its next use (BR-ID-1, BR-ID-2); only
+    protected identity ends the person's sessions at once, as the register's message arrives."""
+    if change == "deceased":
+        person.deceased = True
+    elif change == "protected-identity":
+        person.protected_identity = True
+        # The person may be hiding from someone who holds one of their devices: no session outlives the change
+        # (OSL 21 kap. 3 §), and the next login shows no address (BR-ID-1).
+        end_sessions(db, person.id, "protected-identity")
+    elif change == "samordningsnummer":
+        person.personnummer = free_number(db, person.birth_date, rng, coordination=True)
+    elif change == "moved":
+        if region_code:
+            region = _region_by_code(db, region_code)
+        else:
+            wanted = True if joined is None else joined
+            choices = db.scalars(select(Region).where(Region.joined == wanted, Region.code != person.region_code)
+                                 .order_by(Region.code)).all()
+            if not choices:
+                raise SeedError(f"no other region with joined={wanted}")
+            region = rng.choice(choices)
+        if region.code == person.region_code:
+            raise SeedError("the person lives in that region already")
+        person.region_code = region.code
+    else:
+        raise SeedError(f"unknown change {change!r}; changes: {', '.join(CHANGES)}")
+    db.flush()
 
 
 def person_view(person: Person) -> dict[str, Any]:

@@ -688,7 +688,22 @@ def staff_profile(db: Session, principal: Principal) -> dict[str, Any]:
 
 
 def has_care_relation(db: Session, care_unit_id: str, patient_id: str) -> bool:
-    return db.get(CareRelation, (care_unit_id, patient_id)) is not None
+    """PDL 4 kap. 1 §: the care unit itself has the relation; another unit of the same region does not, and a
+    unit in another region than the patient's has it as much as one at home."""
+    if db.get(CareRelation, (care_unit_id, patient_id)) is not None:
+        if faults.active("cross-region-care-relation-ignored"):
+            # The defect: relations are looked up in the patient's own region only.
+            unit, patient = db.get(CareUnit, care_unit_id), db.get(Person, patient_id)
+            return unit is not None and patient is not None and unit.region_code == patient.region_code
+        return True
+    if faults.active("staff-unit-is-region"):
+        # The defect: the relation is checked for the staff member's region instead of their care unit.
+        unit = db.get(CareUnit, care_unit_id)
+        return unit is not None and db.scalar(
+            select(CareRelation.care_unit_id).join(CareUnit, CareUnit.id == CareRelation.care_unit_id)
+            .where(CareRelation.patient_id == patient_id, CareUnit.region_code == unit.region_code).limit(1)
+        ) is not None
+    return False
 
 
 def _require_care_relation(db: Session, staff: Staff, patient_id: str) -> Person:

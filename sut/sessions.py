@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from . import clock, faults, pnr
 from .auth import check_session
 from .context import Context
-from .db import AppSession, AuthCode, Person, SsoTicket, Staff, UsedRefreshToken
+from .db import AppSession, AuthCode, Person, Region, SsoTicket, Staff, UsedRefreshToken
 from .problems import Problem
 from .security import digest, new_secret, pkce_s256
 
@@ -53,10 +54,59 @@ class TokenSet:
     refresh_token: str
     expires_in: int
     session_id: str
+    refresh_expires_in: int
 
     def as_json(self) -> dict[str, Any]:
         return {"access_token": self.access_token, "token_type": "Bearer", "expires_in": self.expires_in,
-                "refresh_token": self.refresh_token}
+                "refresh_token": self.refresh_token, "refresh_expires_in": self.refresh_expires_in}
+
+
+def _refresh_left(session: AppSession) -> int:
+    """Seconds the login has left, rounded up: the refresh token's lifetime, counted from the login."""
+    if session.refresh_expires_at is None:
+        return 0
+    return max(0, math.ceil((clock.as_utc(session.refresh_expires_at) - clock.now()).total_seconds()))
+
+
+def _refused_refresh(db: Session, session: AppSession, reason: str) -> Problem:
+    """The session ends for good (a later login starts a new one); the caller learns only invalid_grant."""
+    if session.revoked_at is None:
+        session.revoked_at = clock.now()
+        session.revoked_reason = reason
+    session.refresh_hash = None
+    db.commit()
+    return Problem(400, "The refresh token is not valid.", error="invalid_grant")
+
+
+def subject_refusal(db: Session, session: AppSession) -> str | None:
+    """Why the session's subject may no longer hold it, or None: the checks of a login, made again on every use
+    of a refresh token (BR-ID-1), since the register may have changed since the login; and a person whose region
+    has not joined the app has no app session to renew (BR-REG-1)."""
+    if session.subject_kind == "staff":
+        return None if db.get(Staff, session.subject_id) is not None else "unknown-subject"
+    person = db.get(Person, session.subject_id)
+    if person is None:
+        return "unknown-subject"
+    if person.deceased:
+        return "deceased"
+    if pnr.is_coordination_number(person.personnummer):
+        return "samordningsnummer"
+    region = db.get(Region, person.region_code)
+    if region is None or not region.joined:
+        return "region-not-joined"
+    return None
+
+
+def end_sessions(db: Session, person_id: str, reason: str) -> int:
+    """End every live session of a person, app and web alike; returns how many ended."""
+    ended = 0
+    for session in db.scalars(select(AppSession).where(AppSession.subject_kind == "person",
+                                                       AppSession.subject_id == person_id,
+                                                       AppSession.revoked_at.is_(None))):
+        revoke(db, session, reason)
+        ended += 1
+    db.flush()
+    return ended
 
 
 def _access_token(ctx: Context, session: AppSession, db: Session) -> str:
@@ -95,11 +145,14 @@ def exchange_code(ctx: Context, db: Session, code: str, code_verifier: str | Non
     db.add(session)
     db.flush()
     refresh = _new_refresh(ctx, session)
-    return TokenSet(_access_token(ctx, session, db), refresh, ctx.settings.access_token_ttl, session.id)
+    return TokenSet(_access_token(ctx, session, db), refresh, ctx.settings.access_token_ttl, session.id,
+                    _refresh_left(session))
 
 
 def refresh_tokens(ctx: Context, db: Session, refresh_token: str) -> TokenSet:
-    """Rotate: each refresh token works once; a reused one revokes the whole session (theft)."""
+    """Rotate: each refresh token works once; a reused one revokes the whole session (theft). Every use checks
+    the session (revoked, idle) and its subject again, as a login would (BR-ID-1, BR-ID-2); rotation never moves
+    the login's end, so a login lasts at most the refresh token's lifetime however active it is."""
     hashed = digest(refresh_token)
     now = clock.now()
     used = db.get(UsedRefreshToken, hashed)
@@ -121,19 +174,22 @@ def refresh_tokens(ctx: Context, db: Session, refresh_token: str) -> TokenSet:
         check_session(ctx, db, session.id)
     except Problem as exc:  # idle past the timeout: at the token endpoint that is OAuth's invalid_grant (400)
         raise Problem(400, exc.detail, error="invalid_grant") from None
+    refusal = None if faults.active("refresh-skips-person-check") else subject_refusal(db, session)
+    if refusal is not None:
+        raise _refused_refresh(db, session, refusal)
     if faults.active("refresh-token-reuse"):
         refresh = refresh_token  # the defect: the same refresh token is handed back and keeps working
     else:
         refresh = new_secret()
         # Rotated in one conditional write: of two requests racing with the same refresh token, one wins.
         rotated = db.execute(update(AppSession).where(AppSession.id == session.id, AppSession.refresh_hash == hashed)
-                             .values(refresh_hash=digest(refresh), refresh_expires_at=now + timedelta(
-                                 seconds=ctx.settings.refresh_token_ttl))).rowcount
+                             .values(refresh_hash=digest(refresh))).rowcount
         if rotated != 1:
             raise Problem(400, "The refresh token has already been used.", error="invalid_grant")
         db.add(UsedRefreshToken(hash=hashed, session_id=session.id))
         db.refresh(session)
-    return TokenSet(_access_token(ctx, session, db), refresh, ctx.settings.access_token_ttl, session.id)
+    return TokenSet(_access_token(ctx, session, db), refresh, ctx.settings.access_token_ttl, session.id,
+                    _refresh_left(session))
 
 
 def revoke(db: Session, session: AppSession, reason: str) -> None:
@@ -145,8 +201,10 @@ def revoke(db: Session, session: AppSession, reason: str) -> None:
 
 def issue_sso_ticket(ctx: Context, db: Session, session: AppSession, person: Person, audience: str) -> str:
     ticket = new_secret()
+    # The defect: a lifetime read as minutes where seconds were meant, doubled for "slow networks".
+    ttl = 2 * ctx.settings.sso_ticket_ttl if faults.active("sso-ticket-ttl-long") else ctx.settings.sso_ticket_ttl
     db.add(SsoTicket(hash=digest(ticket), person_id=person.id, app_session_id=session.id, audience=audience,
-                     expires_at=clock.now() + timedelta(seconds=ctx.settings.sso_ticket_ttl)))
+                     expires_at=clock.now() + timedelta(seconds=ttl)))
     return ticket
 
 

@@ -103,7 +103,7 @@ def resolve(db: Session, events: Sequence[Event]) -> list[Target]:
     """Every delivery the events call for, in event order."""
     if not events:
         return []
-    today = clock.now().date()
+    today = clock.today()
     patients = _people(db, {e.patient_id for e in events})
     # BR-NOTIF-2: guardians are told of a child's messages only while the child is under 13 (ombud age).
     guardian_age = ADULT_AGE if faults.active("push-guardian-of-teen") else OMBUD_MAX_AGE
