@@ -129,7 +129,7 @@ def _audit_per_unit(db: Session, principal: Principal, subject: Subject, action:
 def region_of(db: Session, person: Person) -> Region:
     region = db.get(Region, person.region_code)
     if region is None:  # a person always has a region; a missing one is a seed bug
-        raise Problem(500, "The person's region is unknown.")
+        raise Problem(500, "Personens region är okänd.")
     return region
 
 
@@ -254,7 +254,7 @@ def video_meetings(ctx: Context, db: Session, principal: Principal) -> dict[str,
 
 def _person(principal: Principal) -> Person:
     if principal.person is None:
-        raise Problem(403, "This operation is for patients.")
+        raise Problem(403, "Den här funktionen är till för patienter.")
     return principal.person
 
 
@@ -422,7 +422,7 @@ def validate_push_token(platform: str, token: str) -> None:
     pattern = APNS_TOKEN_PATTERN if platform == "ios" else FCM_TOKEN_PATTERN
     if platform not in PROVIDERS or not re.fullmatch(pattern, token):
         kind = "APNs" if platform == "ios" else "FCM"
-        raise Problem(422, f"The push token is not a valid {kind} token.", type_="urn:1177:problem:invalid-token",
+        raise Problem(422, f"Push-token är inte en giltig {kind}-token.", type_="urn:1177:problem:invalid-token",
                       errors=[{"field": "token", "reason": "pattern", "message": f"not a valid {kind} token"}])
 
 
@@ -431,7 +431,7 @@ def register_device(db: Session, principal: Principal, installation_id: str, *, 
     """Register or re-register an installation; re-registering replaces its token (BR-NOTIF-4). -> (view, new)."""
     person = _person(principal)
     if not re.fullmatch(INSTALLATION_ID_PATTERN, installation_id):
-        raise Problem(422, "The installation id is not valid.")
+        raise Problem(422, "Installations-id är inte giltigt.")
     validate_push_token(platform, token)
     now = clock.now()
     # A token now registered here is no longer another installation's address (a phone restored or sold).
@@ -483,7 +483,7 @@ def grant_consent(db: Session, principal: Principal, *, purpose: str, text_versi
     """Record a consent with its time and text version (BR-GDPR-1); a new one supersedes the previous one."""
     person = _person(principal)
     if purpose not in CONSENT_PURPOSES:
-        raise Problem(422, "Unknown consent purpose.")
+        raise Problem(422, "Okänt ändamål för samtycket.")
     now = clock.now()
     for old in db.scalars(select(Consent).where(Consent.person_id == person.id, Consent.purpose == purpose,
                                                 Consent.withdrawn_at.is_(None))):
@@ -676,7 +676,7 @@ def erase(db: Session, principal: Principal) -> dict[str, Any]:
 
 def _staff(principal: Principal) -> Staff:
     if principal.staff is None:
-        raise Problem(403, "This operation is for care staff.")
+        raise Problem(403, "Den här funktionen är till för vårdpersonal.")
     return principal.staff
 
 

@@ -75,7 +75,7 @@ def _refused_refresh(db: Session, session: AppSession, reason: str) -> Problem:
         session.revoked_reason = reason
     session.refresh_hash = None
     db.commit()
-    return Problem(400, "The refresh token is not valid.", error="invalid_grant")
+    return Problem(400, "Förnyelsetoken är inte giltig.", error="invalid_grant")
 
 
 def subject_refusal(db: Session, session: AppSession) -> str | None:
@@ -130,16 +130,16 @@ def exchange_code(ctx: Context, db: Session, code: str, code_verifier: str | Non
     record = db.get(AuthCode, digest(code))
     now = clock.now()
     if record is None or record.used_at is not None or clock.as_utc(record.expires_at) <= now:
-        raise Problem(400, "The authorization code is not valid.", error="invalid_grant")
+        raise Problem(400, "Inloggningskoden är inte giltig.", error="invalid_grant")
     if record.code_challenge and (not code_verifier or pkce_s256(code_verifier) != record.code_challenge):
-        raise Problem(400, "The code verifier does not match.", error="invalid_grant")
+        raise Problem(400, "Kodverifieraren (code_verifier) stämmer inte.", error="invalid_grant")
     if record.redirect_uri and redirect_uri != record.redirect_uri:
-        raise Problem(400, "The redirect URI does not match.", error="invalid_grant")
+        raise Problem(400, "Återhoppsadressen (redirect_uri) stämmer inte.", error="invalid_grant")
     # Claimed in one conditional write, so two requests racing with the same code cannot both win.
     claimed = db.execute(update(AuthCode).where(AuthCode.hash == record.hash, AuthCode.used_at.is_(None))
                          .values(used_at=now)).rowcount
     if claimed != 1:
-        raise Problem(400, "The authorization code is not valid.", error="invalid_grant")
+        raise Problem(400, "Inloggningskoden är inte giltig.", error="invalid_grant")
     session = AppSession(subject_kind=record.subject_kind, subject_id=record.subject_id, channel="app",
                          method=record.method, created_at=now, last_seen_at=now)
     db.add(session)
@@ -162,14 +162,14 @@ def refresh_tokens(ctx: Context, db: Session, refresh_token: str) -> TokenSet:
             session.revoked_at = now
             session.revoked_reason = "refresh-token-reuse"
             db.commit()
-        raise Problem(400, "The refresh token has already been used.", error="invalid_grant")
+        raise Problem(400, "Förnyelsetoken har redan använts.", error="invalid_grant")
     if used is not None:
         session = db.get(AppSession, used.session_id)
     else:
         session = db.scalar(select(AppSession).where(AppSession.refresh_hash == hashed))
     if (session is None or session.revoked_at is not None or session.refresh_expires_at is None
             or clock.as_utc(session.refresh_expires_at) <= now):
-        raise Problem(400, "The refresh token is not valid.", error="invalid_grant")
+        raise Problem(400, "Förnyelsetoken är inte giltig.", error="invalid_grant")
     try:
         check_session(ctx, db, session.id)
     except Problem as exc:  # idle past the timeout: at the token endpoint that is OAuth's invalid_grant (400)
@@ -185,7 +185,7 @@ def refresh_tokens(ctx: Context, db: Session, refresh_token: str) -> TokenSet:
         rotated = db.execute(update(AppSession).where(AppSession.id == session.id, AppSession.refresh_hash == hashed)
                              .values(refresh_hash=digest(refresh))).rowcount
         if rotated != 1:
-            raise Problem(400, "The refresh token has already been used.", error="invalid_grant")
+            raise Problem(400, "Förnyelsetoken har redan använts.", error="invalid_grant")
         db.add(UsedRefreshToken(hash=hashed, session_id=session.id))
         db.refresh(session)
     return TokenSet(_access_token(ctx, session, db), refresh, ctx.settings.access_token_ttl, session.id,
@@ -213,13 +213,13 @@ def redeem_sso_ticket(ctx: Context, db: Session, ticket: str, audience: str) -> 
     record = db.get(SsoTicket, digest(ticket))
     now = clock.now()
     if record is None:
-        raise Problem(401, "The SSO ticket is not valid.", type_="urn:1177:problem:sso-ticket")
+        raise Problem(401, "SSO-biljetten är inte giltig.", type_="urn:1177:problem:sso-ticket")
     if record.used_at is not None and not faults.active("sso-ticket-replay"):
-        raise Problem(401, "The SSO ticket has already been used.", type_="urn:1177:problem:sso-ticket")
+        raise Problem(401, "SSO-biljetten har redan använts.", type_="urn:1177:problem:sso-ticket")
     if clock.as_utc(record.expires_at) <= now:
-        raise Problem(401, "The SSO ticket has expired.", type_="urn:1177:problem:sso-ticket")
+        raise Problem(401, "SSO-biljetten har gått ut.", type_="urn:1177:problem:sso-ticket")
     if record.audience != audience:
-        raise Problem(401, "The SSO ticket is for another service.", type_="urn:1177:problem:sso-ticket")
+        raise Problem(401, "SSO-biljetten gäller en annan tjänst.", type_="urn:1177:problem:sso-ticket")
     check_session(ctx, db, record.app_session_id, touch=False)
     if faults.active("sso-ticket-replay"):
         record.used_at = now
@@ -228,7 +228,7 @@ def redeem_sso_ticket(ctx: Context, db: Session, ticket: str, audience: str) -> 
     claimed = db.execute(update(SsoTicket).where(SsoTicket.hash == record.hash, SsoTicket.used_at.is_(None))
                          .values(used_at=now)).rowcount
     if claimed != 1:
-        raise Problem(401, "The SSO ticket has already been used.", type_="urn:1177:problem:sso-ticket")
+        raise Problem(401, "SSO-biljetten har redan använts.", type_="urn:1177:problem:sso-ticket")
     db.refresh(record)
     return record
 

@@ -225,7 +225,7 @@ def create_bulk_router(ctx: Context) -> APIRouter:
             principal = authenticate(ctx, db, request, kind="staff")
             staff = principal.staff
             if staff is None:
-                raise Problem(403, "This operation is for care staff.")
+                raise Problem(403, "Den här funktionen är till för vårdpersonal.")
             wait = ctx.send_limiter.hit(staff.id)
             if wait is not None:
                 raise Problem(429, "För många utskick; försök igen om en stund.",
@@ -238,7 +238,7 @@ def create_bulk_router(ctx: Context) -> APIRouter:
                 patient_ids = list(dict.fromkeys(body.patient_ids))
                 total = len(patient_ids)
             if total > ctx.settings.bulk_max_recipients:
-                raise Problem(422, f"A bulk send reaches at most {ctx.settings.bulk_max_recipients} patients.",
+                raise Problem(422, f"Ett massutskick når högst {ctx.settings.bulk_max_recipients} patienter.",
                               type_="urn:1177:problem:too-many-recipients", total=total)
             unit = db.get(CareUnit, staff.care_unit_id)
             job = BulkJob(staff_id=staff.id, care_unit_id=staff.care_unit_id, created_at=clock.now(), total=total,

@@ -86,11 +86,11 @@ def create_auth_router(ctx: Context) -> APIRouter:
         """Check the state, exchange the code, and start a web session behind a fresh cookie."""
         expected = request.cookies.get(STATE_COOKIE, "")
         if not state or not expected or not hmac.compare_digest(state, expected):
-            raise Problem(400, "The login state does not match.", type_=LOGIN_STATE_ERROR)
+            raise Problem(400, "Inloggningen gick inte att känna igen. Logga in igen.", type_=LOGIN_STATE_ERROR)
         with ctx.db() as db:  # claimed in its own transaction: a failed exchange below does not give it back
             pending = finish_login(db, state)
         if pending is None or not code:
-            raise Problem(400, "The login has expired or was not started here.", type_=LOGIN_STATE_ERROR)
+            raise Problem(400, "Inloggningen har gått ut eller påbörjades inte här. Logga in igen.", type_=LOGIN_STATE_ERROR)
         with ctx.db() as db:
             tokens = exchange_code(ctx, db, code, pending.verifier, CALLBACK)
             # The session the code opened becomes the web session: the cookie replaces the app's tokens, which
@@ -98,7 +98,7 @@ def create_auth_router(ctx: Context) -> APIRouter:
             session = db.get(AppSession, tokens.session_id)
             person = db.get(Person, session.subject_id) if session else None
             if session is None or person is None or session.subject_kind != "person":
-                raise Problem(400, "The code is not for a patient.", type_=LOGIN_STATE_ERROR)
+                raise Problem(400, "Inloggningen gäller inte en patient.", type_=LOGIN_STATE_ERROR)
             secret = new_secret()
             session.channel = "web"
             session.refresh_hash = digest(secret)
@@ -116,9 +116,9 @@ def create_auth_router(ctx: Context) -> APIRouter:
         if _cross_site(request):
             # Defence in depth against login CSRF: another site's page may not post a ticket here. The app's
             # WebView sends no Origin (or "null") when it posts the ticket it fetched itself.
-            raise Problem(403, "Cross-site SSO requests are refused.", type_=SSO_TICKET_ERROR)
+            raise Problem(403, "SSO-anrop från en annan webbplats tas inte emot.", type_=SSO_TICKET_ERROR)
         if not ticket:
-            raise Problem(401, "An SSO ticket is required.", type_=SSO_TICKET_ERROR)
+            raise Problem(401, "En SSO-biljett krävs.", type_=SSO_TICKET_ERROR)
         with ctx.db() as db:
             try:
                 record = redeem_sso_ticket(ctx, db, ticket, WEB_AUDIENCE)
@@ -129,7 +129,7 @@ def create_auth_router(ctx: Context) -> APIRouter:
                 raise Problem(401, exc.detail, type_=SSO_TICKET_ERROR) from None
             person = db.get(Person, record.person_id)
             if person is None:
-                raise Problem(401, "The SSO ticket is not valid.", type_=SSO_TICKET_ERROR)
+                raise Problem(401, "SSO-biljetten är inte giltig.", type_=SSO_TICKET_ERROR)
             old = web_session(ctx, db, request.cookies.get(SESSION_COOKIE))
             if old is not None:  # a new login never inherits an old session (session fixation)
                 revoke(db, old, "replaced-by-sso")

@@ -56,7 +56,7 @@ def _self_only(v: Visit) -> None:
     """Journal, log extract, one's own data, devices and consents, video meetings and the region's services are
     one's own: never reached as ombud (BR-PROXY-1, PDL 5 kap. 5 §)."""
     if v.acting:
-        raise Problem(403, "Not available while acting as ombud.", type_=OMBUD_NOT_ALLOWED)
+        raise Problem(403, "Det här går inte att göra som ombud.", type_=OMBUD_NOT_ALLOWED)
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
             v = visit(ctx, request, db)
             booking = _booking(db, v, booking_id)
             if booking["status"] != "booked":
-                raise Problem(409, "The booking is already cancelled.")
+                raise Problem(409, "Tiden är redan avbokad.")
             return v.page("booking_cancel.html", nav="bookings", booking=booking)
 
     @router.post("/bookings/{booking_id}/cancel")

@@ -161,7 +161,7 @@ class Visit:
 
     def require_csrf(self, token: str | None) -> None:
         if not token or not hmac.compare_digest(self.csrf, token):
-            raise Problem(403, "The form's CSRF token is missing or wrong.", type_="urn:1177:problem:csrf")
+            raise Problem(403, "Formuläret kunde inte skickas. Ladda om sidan och försök igen.", type_="urn:1177:problem:csrf")
 
     def page(self, template: str, status: int = 200, **context: Any) -> Response:
         return render(self.request, template, status=status, v=self, **context)
@@ -311,7 +311,7 @@ class WebRoute(APIRoute):
                 raise  # the application's handlers answer these, as for the API
             except Exception as exc:  # noqa: BLE001 - a page's bug is a Swedish 500 page, never a stack trace
                 log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-                response = error_page(request, Problem(500, "An unexpected error occurred."))
+                response = error_page(request, Problem(500, "Ett oväntat fel inträffade."))
             response.headers["cache-control"] = "no-store"
             return response
 
