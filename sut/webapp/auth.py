@@ -90,7 +90,8 @@ def create_auth_router(ctx: Context) -> APIRouter:
         with ctx.db() as db:  # claimed in its own transaction: a failed exchange below does not give it back
             pending = finish_login(db, state)
         if pending is None or not code:
-            raise Problem(400, "Inloggningen har gått ut eller påbörjades inte här. Logga in igen.", type_=LOGIN_STATE_ERROR)
+            raise Problem(400, "Inloggningen har gått ut eller påbörjades inte här. Logga in igen.",
+                          type_=LOGIN_STATE_ERROR)
         with ctx.db() as db:
             tokens = exchange_code(ctx, db, code, pending.verifier, CALLBACK)
             # The session the code opened becomes the web session: the cookie replaces the app's tokens, which

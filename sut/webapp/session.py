@@ -161,7 +161,8 @@ class Visit:
 
     def require_csrf(self, token: str | None) -> None:
         if not token or not hmac.compare_digest(self.csrf, token):
-            raise Problem(403, "Formuläret kunde inte skickas. Ladda om sidan och försök igen.", type_="urn:1177:problem:csrf")
+            raise Problem(403, "Formuläret kunde inte skickas. Ladda om sidan och försök igen.",
+                          type_="urn:1177:problem:csrf")
 
     def page(self, template: str, status: int = 200, **context: Any) -> Response:
         return render(self.request, template, status=status, v=self, **context)
