@@ -24,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker, synonym
 
+from . import migrations
+
 SQLITE_BUSY_TIMEOUT = 30  # seconds a unit of work waits for SQLite's write lock before it gives up
 
 
@@ -366,7 +368,8 @@ def make_engine(url: str) -> Engine:
 
 
 def init_db(engine: Engine) -> sessionmaker:
-    Base.metadata.create_all(engine)
+    """Bring the schema to this version's revision (sut/migrations), then hand out sessions on it."""
+    migrations.upgrade(engine)
     return sessionmaker(engine, expire_on_commit=False)
 
 
