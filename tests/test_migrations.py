@@ -65,6 +65,15 @@ def test_database_from_an_even_older_create_all_is_refused(engine: Engine) -> No
     assert checks.revision_of(engine) == ()  # nothing was stamped
 
 
+def test_tables_of_another_application_are_left_alone(engine: Engine) -> None:
+    """A database shared with something else (PostgreSQL, say) holds no table of ours: it counts as fresh."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE other_application (id INTEGER PRIMARY KEY)"))
+    assert migrations.upgrade(engine) == checks.head()
+    with engine.connect() as conn:
+        assert migrations.tables(conn).keys() == {*Base.metadata.tables, "other_application"}
+
+
 def test_start_on_a_newer_database_exits_with_one_line_naming_both_revisions(engine: Engine, tmp_path: Path) -> None:
     checks.make_newer(engine)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUT_")}

@@ -84,8 +84,11 @@ def _adopt(conn: Connection, context: MigrationContext, script: ScriptDirectory)
     """A database without a revision: empty, or made by create_all before migrations existed. The latter is
     stamped at the initial revision when its tables are exactly that revision's, else refused: guessing what an
     unknown schema lacks could lose data."""
+    found = tables(conn)
+    if not found:  # the usual case, a fresh database: no need to make the initial revision's tables to compare
+        return
     expected = initial_tables()
-    present = {name: columns for name, columns in tables(conn).items() if name in expected}
+    present = {name: columns for name, columns in found.items() if name in expected}
     if not present:
         return
     problems = [f"no table {name}" for name in sorted(expected.keys() - present.keys())]
