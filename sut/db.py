@@ -337,7 +337,8 @@ def make_engine(url: str) -> Engine:
             # Without pysqlite's own handling, the "begin" hook below says how every transaction begins.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            # WAL lets the web threads read while the fan-out writes; foreign keys are off by default in SQLite.
+            # WAL: a commit is an append (synced at checkpoints with synchronous=NORMAL), and readers from outside
+            # (a test's own connection, the sqlite3 shell) never wait for the system. Foreign keys are off by default.
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
