@@ -5,9 +5,14 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import sys
+import time
 from pathlib import Path
 
 import nox
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the project's own stdlib-only helpers (harness/soak.py)
+from harness import soak as soak_runs
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
@@ -101,20 +106,27 @@ def _run_suites(session: nox.Session, label: str, paths: list[str], *pytest_args
                 html_report: bool = False) -> None:
     """pytest into a fresh reports/<run-id>/ (JUnit, Allure results, system log); the evidence is written and
     scanned for unmasked personal data even when tests fail, and then the session fails."""
+    run_dir, passed = _run_once(session, label, paths, *pytest_args, *session.posargs, html_report=html_report)
+    if not passed:
+        session.error(f"tests failed; the evidence is in {run_dir}")
+
+
+def _run_once(session: nox.Session, label: str, paths: list[str], *pytest_args: str,
+              html_report: bool = False) -> tuple[str, bool]:
+    """One run of _run_suites without failing the session: its evidence folder, and whether the tests passed."""
     run_dir = session.run("python", "-m", "harness", "new-run", label, silent=True).strip().splitlines()[-1]
-    failed: Exception | None = None
+    passed = True
     try:
         session.run("pytest", *paths, "-n", "2", "--run-dir", run_dir, "--alluredir", f"{run_dir}/allure-results",
-                    "--junitxml", f"{run_dir}/junit.xml", *pytest_args, *session.posargs,
+                    "--junitxml", f"{run_dir}/junit.xml", *pytest_args,
                     env={"HARNESS_EXECUTOR": f"nox -s {session.name}"})
-    except nox.command.CommandFailed as exc:
-        failed = exc
+    except nox.command.CommandFailed:
+        passed = False
     if html_report:
         session.run("python", "-m", "harness", "report", run_dir, "--name", f"1177-appen {label} {Path(run_dir).name}")
     session.run("python", "-m", "harness", "scan", run_dir)
     session.log(f"evidence: {run_dir} (reports/latest)")
-    if failed is not None:
-        session.error(f"tests failed; the evidence is in {run_dir}")
+    return run_dir, passed
 
 
 @nox.session(python=PYTHON, default=False)
@@ -140,3 +152,25 @@ def release(session: nox.Session) -> None:
     _allure(session)
     _run_suites(session, "release", [f"suites/{name}" for name in layers],
                 "--fuzz-budget", str(FUZZ_BUDGET_RELEASE), "--timeout", "900", html_report=True)
+
+
+@nox.session(python=PYTHON, default=False)
+def soak(session: nox.Session) -> None:
+    """One layer run back to back (-- --runs 20 --layer api); a table of the runs; fails at the first failed run."""
+    layers = _layers()
+    try:
+        plan = soak_runs.plan(session.posargs, list(layers))
+    except soak_runs.SoakError as exc:
+        session.error(str(exc))
+    _install(session, layers[plan.layer])
+    runs: list[soak_runs.SoakRun] = []
+    for number in range(1, plan.runs + 1):
+        session.log(f"soak run {number} of {plan.runs}: layer {plan.layer}")
+        started = time.monotonic()
+        run_dir, passed = _run_once(session, f"soak-{plan.layer}", [f"suites/{plan.layer}"], *plan.pytest_args)
+        runs.append(soak_runs.SoakRun(number, passed, time.monotonic() - started, run_dir))
+        if not passed:
+            break  # its evidence is kept: the failure is what a soak is for
+    print(soak_runs.table(runs, plan.runs), flush=True)
+    if not all(run.passed for run in runs):
+        session.error(f"run {runs[-1].number} of {plan.runs} failed; its evidence is in {runs[-1].run_dir}")

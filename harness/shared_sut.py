@@ -86,8 +86,9 @@ class SharedSut:
             args = ["--data-dir", str(self.folder / "data"), "--log-level", "INFO"]
             if self.joined_regions is not None:
                 args += ["--joined-regions", str(self.joined_regions)]
+            # Its temporary folders in ours too: another process may stop it, and shutdown() removes the folder.
             proc = SutProcess(faults=self.faults, log_path=self.raw_log, stdout_path=self.folder / "sut.stdout",
-                              start_timeout=self.start_timeout, extra_args=args, env=self.env)
+                              start_timeout=self.start_timeout, extra_args=args, env=self.env, tmp_parent=self.folder)
             proc.start()  # raises SutStartError with the end of the log
             self._proc = proc
             state = {**proc.ready, "users": 1, "started_at": time.time(), "stopped": False}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -22,7 +24,8 @@ class SutProcess:
 
     def __init__(self, *, faults: list[str] | None = None, test_mode: bool = True, log_path: Path | None = None,
                  extra_args: list[str] | None = None, env: dict[str, str] | None = None,
-                 start_timeout: float = 60.0, cwd: Path | None = None, stdout_path: Path | None = None) -> None:
+                 start_timeout: float = 60.0, cwd: Path | None = None, stdout_path: Path | None = None,
+                 tmp_parent: Path | None = None) -> None:
         self.faults = faults or []
         self.test_mode = test_mode
         self.log_path = log_path
@@ -32,6 +35,10 @@ class SutProcess:
         self.cwd = cwd or Path(__file__).resolve().parent.parent
         # With a stdout file the process needs no reader in this process, so it may outlive it (a shared run).
         self.stdout_path = stdout_path
+        # The system makes temporary folders (its SQLite file, the push gateways' CA and keys) and removes them at a
+        # clean stop, but not when it is killed: they go into a folder of ours, which stop() removes.
+        self.tmp_parent = tmp_parent
+        self.tmp_dir: Path | None = None
         self.proc: subprocess.Popen[str] | None = None
         self.ready: dict[str, Any] = {}
         self._log: IO[str] | None = None
@@ -50,7 +57,10 @@ class SutProcess:
         return cmd
 
     def start(self) -> SutProcess:
-        env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
+        if self.tmp_parent is not None:
+            self.tmp_parent.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir = Path(tempfile.mkdtemp(prefix="sut-tmp-", dir=self.tmp_parent))
+        env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1", "TMPDIR": str(self.tmp_dir)}
         env.pop("SUT_FAULTS", None) if self.faults else None
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,6 +137,7 @@ class SutProcess:
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM to the process group, then SIGKILL after ``timeout``; returns the exit code."""
         if self.proc is None:
+            self._remove_tmp()
             return None
         if self.proc.poll() is None:
             try:
@@ -155,7 +166,14 @@ class SutProcess:
         if self._log:
             self._log.close()
             self._log = None
+        self._remove_tmp()
         return self.proc.returncode
+
+    def _remove_tmp(self) -> None:
+        """After the process group is gone: whatever the system left in its temporary folder."""
+        if self.tmp_dir is not None:
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
+            self.tmp_dir = None
 
     def __enter__(self) -> SutProcess:
         return self.start()

@@ -11,6 +11,7 @@ from typing import Any
 
 from . import faults, persons
 from .config import Settings
+from .migrations import SchemaError
 from .runtime import print_line, serve
 
 
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         _run(serve(settings, announce=print_line))
-    except OSError as exc:
+    except (OSError, SchemaError) as exc:
         print(f"python -m sut: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0

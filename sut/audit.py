@@ -29,6 +29,9 @@ def _hash(record: AuditRecord) -> str:
 def record(db: Session, *, actor_kind: str, actor_id: str, subject_id: str, role: str, action: str,
            resource_type: str, resource_id: str | None = None, care_unit_id: str | None = None) -> None:
     """Append one record in its own short transaction, so a read is never served without its record."""
+    # The transaction first (on SQLite that takes the database's write lock), then the chain's lock: every thread
+    # takes the two in that order, so none holds one while it waits for the other (no deadlock).
+    db.connection()
     with _lock:
         if db.get_bind().dialect.name == "postgresql":
             # Other processes may share a PostgreSQL database: one appender at a time across all of them too,

@@ -21,8 +21,12 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker, synonym
+
+from . import migrations
+
+SQLITE_BUSY_TIMEOUT = 30  # seconds a unit of work waits for SQLite's write lock before it gives up
 
 
 def new_id() -> str:
@@ -323,16 +327,29 @@ class BulkJob(Base):
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # pysqlite would begin a transaction only at the first write, so a unit of work that read first had
+            # to take SQLite's write lock halfway through, while holding other locks (the audit chain's): two
+            # such requests waited for each other until the busy timeout ended one with "database is locked".
+            # Without pysqlite's own handling, the "begin" hook below says how every transaction begins.
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            # WAL lets the web threads read while the fan-out writes; foreign keys are off by default in SQLite.
+            # WAL: a commit is an append (synced at checkpoints with synchronous=NORMAL), and readers from outside
+            # (a test's own connection, the sqlite3 shell) never wait for the system. Foreign keys are off by default.
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Connection) -> None:
+            # Nearly every unit of work writes (a session touch, an audit record, an outbox row): it takes the
+            # one write lock before it reads, so it waits in the busy handler, holding nothing, instead of failing
+            # to upgrade a read (SQLITE_BUSY) or waiting while it holds a lock another writer needs.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     target = make_url(url)
@@ -352,7 +369,8 @@ def make_engine(url: str) -> Engine:
 
 
 def init_db(engine: Engine) -> sessionmaker:
-    Base.metadata.create_all(engine)
+    """Bring the schema to this version's revision (sut/migrations), then hand out sessions on it."""
+    migrations.upgrade(engine)
     return sessionmaker(engine, expire_on_commit=False)
 
 

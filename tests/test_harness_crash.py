@@ -56,6 +56,11 @@ def test_4_after(target_up):
 @pytest.mark.parametrize("mode", [["-p", "no:xdist"], ["-n", "2"]], ids=["single", "xdist"])
 def test_sut_crash_mid_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: list[str]) -> None:
     monkeypatch.delenv("HARNESS_TARGET", raising=False)
+    # The run's own temporary directory, listed before and after: a killed system's folders must not stay there.
+    tmp = pytester.path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    before = sorted(tmp.iterdir())
     pid_file = pytester.path / "sut.pid"
     pytester.makeconftest(PLUGINS)
     pytester.makepyfile(test_crash=TESTS.format(pid_file=str(pid_file)))
@@ -82,6 +87,7 @@ def test_sut_crash_mid_run(pytester: pytest.Pytester, monkeypatch: pytest.Monkey
     assert not leftovers(), leftovers()
     assert not (run_dir / ".sut").exists()
     assert (run_dir / "sut.log").exists()
+    assert sorted(tmp.iterdir()) == before
 
 
 def test_sut_that_cannot_start_fails_every_test_fast(pytester: pytest.Pytester,

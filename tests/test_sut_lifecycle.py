@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,6 +43,20 @@ def test_signal_stops_cleanly_and_leaves_nothing(tmp_path: Path, sig: signal.Sig
     for child in children:
         assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
     assert "Traceback" not in (tmp_path / "sut.log").read_text()
+
+
+def test_killed_system_leaves_no_temporary_folder(tmp_path: Path) -> None:
+    """SIGKILL gives the system no chance to remove its database folder and the push gateways' keys: the harness
+    does, so a crash test leaves nothing in the temporary directory."""
+    parent = tmp_path / "tmp"
+    proc = SutProcess(log_path=tmp_path / "sut.log", tmp_parent=parent).start()
+    assert proc.proc is not None and proc.tmp_dir is not None
+    made = sorted(re.sub(r"[a-z0-9_]{8}$", "", entry.name) for entry in proc.tmp_dir.iterdir())  # mkdtemp's names
+    assert made == ["sut-", "sut-push-"], made  # its SQLite folder and the gateways' CA and keys
+    os.killpg(proc.proc.pid, signal.SIGKILL)
+    proc.proc.wait(15)
+    proc.stop()
+    assert list(parent.iterdir()) == []
 
 
 def test_unknown_fault_is_refused_with_the_known_list() -> None:
