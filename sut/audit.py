@@ -29,6 +29,12 @@ def _hash(record: AuditRecord) -> str:
 def record(db: Session, *, actor_kind: str, actor_id: str, subject_id: str, role: str, action: str,
            resource_type: str, resource_id: str | None = None, care_unit_id: str | None = None) -> None:
     """Append one record in its own short transaction, so a read is never served without its record."""
+    if db.get_bind().dialect.name == "sqlite":
+        # Take SQLite's write lock before the chain's lock: a caller that has written already (a seed, a settings
+        # change) holds it, and waiting for the chain's lock while another appender waits for the write lock
+        # deadlocked both until the 30 s busy timeout ("database is locked"). A no-op write starts the write
+        # transaction; one writer at a time then holds both locks in the same order.
+        db.execute(text("UPDATE audit_log SET seq = seq WHERE 0"))
     with _lock:
         if db.get_bind().dialect.name == "postgresql":
             # Other processes may share a PostgreSQL database: one appender at a time across all of them too,
