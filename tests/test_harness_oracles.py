@@ -164,7 +164,7 @@ def test_coverage_table_counts_records_per_operation_and_kind() -> None:
     assert row.split("|")[3].strip() == "2"  # two messages judged, under the first kind column (message)
 
 
-def test_the_control_api_says_whose_each_record_is(sut, http) -> None:  # noqa: ANN001 - fixtures of tests/
+def test_the_control_api_says_whose_each_record_is(sut, http) -> None:
     """POST /_sut/owners reads the tables: each seeded record names its person, unknown ids are left out."""
     guardian = http.post("/_sut/persons", json={"role": "guardian", "records": {"devices": 1, "consents": 1}}).json()
     child = guardian["children"][0]
