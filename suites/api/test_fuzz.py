@@ -29,7 +29,7 @@ import hypothesis
 import pytest
 from schemathesis import GenerationMode
 
-from fixtures.api import FuzzSample, FuzzSettings, login_rate_limit_handler
+from fixtures.api import FUZZ_CASES, ORACLE_COVERAGE, FuzzSample, FuzzSettings, login_rate_limit_handler
 from fixtures.evidence import BROKEN_REQUIREMENTS
 from fixtures.sut import LiveTarget
 from harness import oracles
@@ -84,10 +84,11 @@ def _operation_id(case: Any) -> str:
     return case.operation.definition.raw.get("operationId", case.operation.label)
 
 
-def _pick(pool: list[str], seed: Any) -> Any:
-    """One of the pool's ids, or the generated value itself, chosen by the generated value: deterministic."""
+def _pick(pool: list[str], seed: Any, n: int) -> Any:
+    """The n-th of the pool's ids and the generated value, in turn: every id is met within a budget of its size,
+    and the same run picks the same (generation is deterministic, so the n-th case is too)."""
     choices = [*pool, seed]
-    return choices[int(hashlib.sha256(repr(seed).encode()).hexdigest(), 16) % len(choices)]
+    return choices[n % len(choices)]
 
 
 def _test_personnummer(seed: str) -> str:
@@ -110,20 +111,22 @@ def _prepare(case: Any, world: FuzzWorld, *, stateful: bool = False) -> None:
     X-Acting-For and patient ids from the pools, so ownership is tested where it can fail."""
     if not _is_positive(case):
         return
+    n = world.cases
     body = getattr(case, "body", None)
     if isinstance(body, dict):
         if isinstance(body.get("personnummer"), str):
             body["personnummer"] = _test_personnummer(body["personnummer"])
         if isinstance(body.get("patient_id"), str):
-            body["patient_id"] = _pick(world.pools.get("patient_id", []), body["patient_id"])
+            body["patient_id"] = _pick(world.pools.get("patient_id", []), body["patient_id"], n)
         if isinstance(body.get("patient_ids"), list):
-            body["patient_ids"] = [_pick(world.pools.get("patient_id", []), p) for p in body["patient_ids"]]
+            body["patient_ids"] = [_pick(world.pools.get("patient_id", []), p, n + i)
+                                   for i, p in enumerate(body["patient_ids"])]
     if not stateful:
         for name, value in list((case.path_parameters or {}).items()):
             if world.pools.get(name):
-                case.path_parameters[name] = _pick(world.pools[name], value)
+                case.path_parameters[name] = _pick(world.pools[name], value, n)
     if case.headers and "X-Acting-For" in case.headers and world.acting_for:
-        case.headers["X-Acting-For"] = _pick(world.acting_for, case.headers["X-Acting-For"])
+        case.headers["X-Acting-For"] = _pick(world.acting_for, case.headers["X-Acting-For"], n // 2)
 
 
 def _reproduce(case: Any, headers: dict[str, str]) -> str:
@@ -241,8 +244,8 @@ def _report(request: pytest.FixtureRequest, world: FuzzWorld, title: str) -> Non
     allure.dynamic.parameter("cases", world.cases)
     allure.attach(world.coverage.table(), name="oracles: records judged per operation and kind.md",
                   attachment_type=allure.attachment_type.TEXT)
-    request.node.user_properties.append(("oracle_coverage", json.dumps(world.coverage.as_json())))
-    request.node.user_properties.append(("fuzz_cases", str(world.cases)))
+    request.node.user_properties.append((ORACLE_COVERAGE, json.dumps(world.coverage.as_json())))
+    request.node.user_properties.append((FUZZ_CASES, str(world.cases)))
     if world.server_errors:
         request.node.user_properties.append((BROKEN_REQUIREMENTS, SERVER_ERROR))
         allure.attach(mask("\n\n".join(world.server_errors[:10]) + "\n"), name=f"server errors in {title}.curl.sh",
