@@ -4,6 +4,11 @@ Each cell seeds its own subject (a patient, or a guardian's child) with a messag
 audited read, then lets the cell's caller reach for that data and judges the answer against the cell's expected
 outcome (harness/authz.py). A failure names the cell, the caller and the requirements it breaks.
 
+The oracles of ownership (harness/oracles.py) judge every answer as well: each record in it must be the
+caller's, the child's acted for, or for staff their unit's patient's, so a list with someone else's record fails
+even where the subject's own id is absent. Staff are chosen by how their unit stands to the patient, and some
+subjects are made to measure: several pages of records, or changed after seeding.
+
 Each cell carries only the requirements the matrix's rules give it for what it checks, and shows in the report
 under a Swedish name ("vårdnadshavare för barn under 13 läser barnets meddelande -> 200") with its role, resource
 and expected outcome as parameters.

@@ -209,7 +209,9 @@ def fuzz_world(request: pytest.FixtureRequest, target_up: LiveTarget, new_person
     made: list[tuple[httpx.Client, oracles.ControlTruth | None]] = []
 
     def make(api: str) -> FuzzWorld:
-        guardian = new_person("guardian", devices=1, consents=2, audit_lines=2)
+        # Records of every kind on the embedded target; a real target's configured persons have what they have.
+        extra = {"devices": 1, "consents": 2, "audit_lines": 2} if target_up.has_control else {}
+        guardian = new_person("guardian", **extra)
         child, teen = guardian.child("under-13"), guardian.child("13-17")
         neighbour = new_person("adult", region=guardian.region, devices=2, consents=2, audit_lines=3) \
             if target_up.has_control else guardian
