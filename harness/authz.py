@@ -22,14 +22,17 @@ import httpx
 import yaml
 
 OUTCOMES = ("allow", "deny", "own-only", "unauthenticated")
-CALLERS = ("patient", "other-patient", "guardian", "staff-right-unit", "staff-other-unit")
+CALLERS = ("patient", "other-patient", "guardian", "staff-right-unit", "staff-other-unit", "staff-other-region",
+           "staff-related-other-region")
 SUBJECTS = ("patient", "child-under-13", "child-13-17")
 TOKENS = ("valid", "none", "expired", "tampered", "alg-none")
 EVIDENCE = ("message_id", "booking_id", "installation_id", "subject_id")
 APIS = ("mobile", "staff")
+RECORD_COUNTS = ("few", "many")  # a subject's records: the seed's few, or several pages of each list
+CHANGES = ("none", "protected-identity", "moved")  # what the population register told after seeding
 # What a rule's `when` may test, and the values each may take (resource names are checked against the file).
 CONDITIONS = {"caller": CALLERS, "subject": SUBJECTS, "token": TOKENS, "acting_for": (True, False),
-              "expect": OUTCOMES, "api": APIS, "resource": None}
+              "expect": OUTCOMES, "api": APIS, "resource": None, "records": RECORD_COUNTS, "change": CHANGES}
 # The requirement a refusal's form (problem+json) verifies: a failure of the form breaks it and nothing else, and a
 # failure of access does not break it (the form was never reached).
 FORM_REQUIREMENT = "BR-SEC-1"
@@ -51,6 +54,8 @@ class Role:
     token: str = "valid"  # noqa: S105 - which kind of token a role sends, not a secret
     description: str = ""
     label: str = ""  # Swedish, for the report: "vårdnadshavare för barn under 13"
+    records: str = "few"
+    change: str = "none"
 
     @property
     def is_staff(self) -> bool:
@@ -62,6 +67,7 @@ class Request:
     method: str
     path: str
     json: dict[str, Any] | None = None
+    operation: str = ""  # the operationId: how the oracles of ownership know the answer (harness/oracles.py)
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,8 @@ class Cell:
 
 def cell_facts(role: Role, resource: Resource, expect: str) -> dict[str, Any]:
     return {"caller": role.caller, "subject": role.subject, "token": role.token, "acting_for": role.acting_for,
-            "expect": expect, "api": resource.api_for(role), "resource": resource.name}
+            "expect": expect, "api": resource.api_for(role), "resource": resource.name, "records": role.records,
+            "change": role.change}
 
 
 @dataclass
@@ -151,7 +158,8 @@ class Matrix:
 def _request(data: dict[str, Any] | None) -> Request | None:
     if data is None:
         return None
-    return Request(method=data["method"].upper(), path=data["path"], json=data.get("json"))
+    return Request(method=data["method"].upper(), path=data["path"], json=data.get("json"),
+                   operation=data.get("operation", ""))
 
 
 def load_matrix(path: Path) -> Matrix:
@@ -169,9 +177,11 @@ def load_matrix(path: Path) -> Matrix:
     for name, spec in data["roles"].items():
         role = Role(name=name, caller=spec["caller"], subject=spec["subject"],
                     acting_for=bool(spec.get("acting_for", False)), token=spec.get("token", "valid"),
-                    description=spec.get("description", ""), label=spec.get("label", ""))
-        if role.caller not in CALLERS or role.subject not in SUBJECTS or role.token not in TOKENS:
-            raise fail(f"role {name!r}: caller, subject or token not known")
+                    description=spec.get("description", ""), label=spec.get("label", ""),
+                    records=spec.get("records", "few"), change=spec.get("change", "none"))
+        if role.caller not in CALLERS or role.subject not in SUBJECTS or role.token not in TOKENS \
+                or role.records not in RECORD_COUNTS or role.change not in CHANGES:
+            raise fail(f"role {name!r}: caller, subject, token, records or change not known")
         roles[name] = role
     resources = {}
     for name, spec in data["resources"].items():
@@ -283,6 +293,10 @@ def judge(expect: str, response: httpx.Response, evidence: str) -> list[str]:
     ``evidence`` is the subject's value (an id) that must appear when access is allowed and must not when not.
     """
     status = response.status_code
+    if status >= 500:
+        # A crash says nothing about access: it is a server error, which only the rule against 500s covers.
+        return [f"server error: the system answered HTTP {status}, a defect of the system, not a verdict on access "
+                f"{FORM_PROBLEM}"]
     problems: list[str] = []
     is_problem = response.headers.get("content-type", "").startswith("application/problem+json")
     if expect == "allow":

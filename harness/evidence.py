@@ -25,6 +25,8 @@ RUN_ID_PATTERN = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]+$")
 
 # Allure categories: how failures are grouped in the report. The first matching category wins.
 CATEGORIES = [
+    {"name": "Server error (5xx): a defect of the system, not a broken business rule",
+     "matchedStatuses": ["failed", "broken"], "messageRegex": r"[\s\S]*server error[\s\S]*"},
     {"name": "Broken requirement: authorization (IDOR, ombud, staff scope)", "matchedStatuses": ["failed"],
      "messageRegex": r".*(BR-PROXY-1|BR-INBOX-1|BR-STAFF-1|PDL-5-5|PDL-4-1|OSL-12-3).*"},
     {"name": "Reference system stopped during the run", "matchedStatuses": ["failed", "broken"],

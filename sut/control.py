@@ -20,7 +20,20 @@ from sqlalchemy.orm import Session
 
 from . import audit, clock, faults, problems
 from .context import Context
-from .db import CareUnit, Person, Staff
+from .db import (
+    Booking,
+    BulkJob,
+    CareRelation,
+    CareUnit,
+    Consent,
+    Device,
+    ErasureRecord,
+    Guardianship,
+    JournalEntry,
+    Message,
+    Person,
+    Staff,
+)
 from .persons import running_listing
 from .push.control import create_push_control
 from .seed import CHANGES, ROLES, RecordCounts, SeedError, change_person, new_person, person_view, relate, staff_for
@@ -36,7 +49,9 @@ TAGS = [
                                      "time boundary is hit exactly. It is one clock for the whole system."},
     {"name": "faults", "description": "The fault catalogue and the faults switched on."},
     {"name": "system", "description": "Reset and checks of the whole system."},
+    {"name": "owners", "description": "Whose each record is: the truth an oracle of ownership judges answers by."},
 ]
+MAX_OWNER_IDS = 2000
 
 
 class Strict(BaseModel):
@@ -234,6 +249,72 @@ class AuditChain(BaseModel):
     first_broken_seq: int | None
 
 
+class OwnersRequest(Strict):
+    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=MAX_OWNER_IDS, description="Record, person and staff ids, and installation ids")
+
+
+class Owned(BaseModel):
+    id: str = Field(description="The id asked for")
+    kind: Literal["message", "booking", "journal-entry", "device", "consent", "erasure", "bulk-job", "person",
+                  "staff"]
+    owner_id: str | None = Field(description="Whose it is: the patient (a person is their own), or for a bulk "
+                                             "job the staff member who sent it")
+    care_unit: str | None = Field(description="The care unit it comes from, or a staff member's unit")
+
+
+class PersonFacts(BaseModel):
+    id: str
+    birth_date: date
+    guardians: list[str] = Field(description="Ids of the person's guardians")
+    care_units: list[str] = Field(description="Units with a care relation with the person")
+    protected_identity: bool
+    deceased: bool
+
+
+class Owners(BaseModel):
+    """Every id that names something, with its owner (an id may name several things, such as an installation id
+    two persons chose); ids that name nothing are left out. ``persons`` has the facts of every person named."""
+
+    today: date = Field(description="The system's date in Sweden, which age rules count from")
+    records: list[Owned]
+    persons: list[PersonFacts]
+
+
+def _owners(db: Session, ids: list[str]) -> dict:
+    """Whose each id is, read from the tables themselves, never from what an API answered."""
+    wanted = set(ids)
+    found: list[dict] = []
+    for model, kind, owner in ((Message, "message", Message.patient_id), (Booking, "booking", Booking.patient_id),
+                               (JournalEntry, "journal-entry", JournalEntry.patient_id)):
+        for row in db.scalars(select(model).where(model.id.in_(wanted))):
+            found.append({"id": row.id, "kind": kind, "owner_id": getattr(row, owner.key),
+                          "care_unit": row.care_unit_id})
+    for device in db.scalars(select(Device).where(Device.installation_id.in_(wanted))):
+        found.append({"id": device.installation_id, "kind": "device", "owner_id": device.person_id,
+                      "care_unit": None})
+    for consent in db.scalars(select(Consent).where(Consent.id.in_(wanted))):
+        found.append({"id": consent.id, "kind": "consent", "owner_id": consent.person_id, "care_unit": None})
+    for erasure in db.scalars(select(ErasureRecord).where(ErasureRecord.id.in_(wanted))):
+        found.append({"id": erasure.id, "kind": "erasure", "owner_id": erasure.person_id, "care_unit": None})
+    for job in db.scalars(select(BulkJob).where(BulkJob.id.in_(wanted))):
+        found.append({"id": job.id, "kind": "bulk-job", "owner_id": job.staff_id, "care_unit": job.care_unit_id})
+    for staff in db.scalars(select(Staff).where(Staff.id.in_(wanted))):
+        found.append({"id": staff.id, "kind": "staff", "owner_id": staff.id, "care_unit": staff.care_unit_id})
+    for person in db.scalars(select(Person).where(Person.id.in_(wanted))):
+        found.append({"id": person.id, "kind": "person", "owner_id": person.id, "care_unit": None})
+    named = {row["owner_id"] for row in found if row["kind"] not in ("bulk-job", "staff")}
+    persons = []
+    for person in db.scalars(select(Person).where(Person.id.in_(named)).order_by(Person.id)):
+        persons.append({
+            "id": person.id, "birth_date": person.birth_date, "deceased": person.deceased,
+            "protected_identity": person.protected_identity,
+            "guardians": sorted(db.scalars(select(Guardianship.guardian_id).where(Guardianship.child_id == person.id))),
+            "care_units": sorted(db.scalars(select(CareRelation.care_unit_id)
+                                            .where(CareRelation.patient_id == person.id)))})
+    return {"today": clock.today(), "records": found, "persons": persons}
+
+
 def _clock_state() -> ClockState:
     return ClockState(now=clock.now(), today=clock.today(), frozen=clock.is_frozen(),
                       offset_seconds=round(clock.offset().total_seconds(), 3))
@@ -314,6 +395,14 @@ def create_control(ctx: Context) -> FastAPI:
             except SeedError as exc:
                 raise problems.Problem(409, str(exc)) from exc
             return person_view(person)
+
+    @app.post("/owners", response_model=Owners, tags=["owners"], operation_id="ownersOf")
+    def owners_of(body: OwnersRequest) -> dict:
+        """Whose each id is (message, booking, journal entry, device by installation id, consent, erasure, bulk
+        job, person, staff member), with the facts of each person named: birth date, guardians, the units with a
+        care relation, protected identity. An oracle of ownership judges an answer by this, not by the answer."""
+        with ctx.db() as db:
+            return _owners(db, body.ids)
 
     @app.get("/staff", response_model=list[StaffView], tags=["staff"], operation_id="listStaff")
     def list_staff(care_unit: str | None = None) -> list[dict]:

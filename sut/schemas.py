@@ -738,6 +738,35 @@ def declared_examples() -> dict[str, list[Any]]:
     return found
 
 
+# Links that close the loop a client walks (list -> open -> act -> list again), so stateful testing follows every
+# path a user takes; added to an operation's success answer where the route does not declare them itself.
+_BY_PATH_MESSAGE = {"message_id": "$request.path.message_id"}
+EXTRA_LINKS: dict[str, dict[str, dict[str, Any]]] = {
+    "getMessage": {"MarkMessageRead": {"operationId": "markMessageRead", "parameters": _BY_PATH_MESSAGE},
+                   "HideMessage": {"operationId": "hideMessage", "parameters": _BY_PATH_MESSAGE}},
+    "markMessageRead": {"ListMessages": {"operationId": "listMessages"},
+                        "GetMessage": {"operationId": "getMessage", "parameters": _BY_PATH_MESSAGE}},
+    "hideMessage": {"ListMessages": {"operationId": "listMessages"},
+                    "GetMessage": {"operationId": "getMessage", "parameters": _BY_PATH_MESSAGE}},
+    "cancelBooking": {"ListBookings": {"operationId": "listBookings"}},
+    "listDevices": {"UnregisterDevice": {"operationId": "unregisterDevice", "parameters": {
+        "installation_id": "$response.body#/devices/0/installation_id"}}},
+    "unregisterDevice": {"ListDevices": {"operationId": "listDevices"}},
+    "listConsents": {"WithdrawConsent": {"operationId": "withdrawConsent",
+                                         "parameters": {"consent_id": "$response.body#/consents/0/id"}}},
+    "withdrawConsent": {"ListConsents": {"operationId": "listConsents"}},
+    "getStaffMessage": {"GetStaffMessage": {"operationId": "getStaffMessage",
+                                            "parameters": {"message_id": "$request.path.message_id"}}},
+}
+
+
+def _add_links(operation: dict[str, Any]) -> None:
+    extra = EXTRA_LINKS.get(operation.get("operationId", ""))
+    success = [r for status, r in operation.get("responses", {}).items() if str(status).startswith("2")]
+    for response in success if extra else ():
+        response["links"] = {**extra, **response.get("links", {})}
+
+
 def finish_openapi(schema: dict[str, Any], *, bearer_description: str | None = None) -> dict[str, Any]:
     """Problem responses are application/problem+json, not application/json as FastAPI would say; an optional
     parameter is absent, never the text 'null' (FastAPI would declare it as 'string or null'). Examples are put
@@ -758,6 +787,7 @@ def finish_openapi(schema: dict[str, Any], *, bearer_description: str | None = N
                     rest = [v for v in variants if v != {"type": "null"}]
                     parameter["schema"] = {**{k: v for k, v in parameter["schema"].items() if k != "anyOf"},
                                            **rest[0]} if len(rest) == 1 else {"anyOf": rest}
+            _add_links(operation)
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if status.isdigit() and int(status) >= 400 and "application/json" in content:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from . import audit, clock, faults, pnr
@@ -311,8 +311,11 @@ def hide_message(db: Session, principal: Principal, subject: Subject, message_id
 # --- bookings, journal ----------------------------------------------------------------------------------------------
 
 def list_bookings(db: Session, principal: Principal, subject: Subject) -> list[dict[str, Any]]:
-    require_joined(db, _person(principal))
-    bookings = db.scalars(select(Booking).where(Booking.patient_id == subject.person.id)
+    caller = _person(principal)
+    require_joined(db, caller)
+    # The defect: the list is read for whoever is logged in, whatever X-Acting-For says.
+    whose = caller if faults.active("booking-list-ignores-acting-for") else subject.person
+    bookings = db.scalars(select(Booking).where(Booking.patient_id == whose.id)
                           .order_by(Booking.starts_at)).all()
     _audit_per_unit(db, principal, subject, "booking.list", "booking", [b.care_unit_id for b in bookings])
     return [booking_view(db, b) for b in bookings]
@@ -456,7 +459,12 @@ def register_device(db: Session, principal: Principal, installation_id: str, *, 
 
 
 def list_devices(db: Session, principal: Principal) -> list[dict[str, Any]]:
-    return [device_view(d) for d in _active_devices(db, _person(principal).id)]
+    person = _person(principal)
+    if faults.active("device-list-all"):
+        # The defect: the owner filter is lost, so every active installation is listed.
+        return [device_view(d) for d in db.scalars(select(Device).where(Device.active.is_(True))
+                                                   .order_by(Device.registered_at))]
+    return [device_view(d) for d in _active_devices(db, person.id)]
 
 
 def delete_device(db: Session, principal: Principal, installation_id: str) -> None:
@@ -561,6 +569,11 @@ class ExtractFilter:
 
 def _extract_query(person_id: str, only: ExtractFilter) -> Any:
     query = select(AuditRecord).where(AuditRecord.subject_id == person_id)
+    if faults.active("audit-extract-others"):
+        # The defect: the extract selects the accesses at the patient's care units, not to the patient's data.
+        units = select(CareRelation.care_unit_id).where(CareRelation.patient_id == person_id)
+        query = select(AuditRecord).where(or_(AuditRecord.subject_id == person_id,
+                                              AuditRecord.care_unit_id.in_(units)))
     if only.since is not None:
         query = query.where(AuditRecord.at >= only.since)
     if only.until is not None:
@@ -762,7 +775,8 @@ def staff_get_message(db: Session, principal: Principal, message_id: str) -> dic
     """A message of the staff member's own unit; the read is audited in role staff (BR-AUDIT-1)."""
     staff = _staff(principal)
     message = db.get(Message, message_id)
-    if message is None or message.care_unit_id != staff.care_unit_id:
+    other_unit = message is not None and message.care_unit_id != staff.care_unit_id
+    if message is None or (other_unit and not faults.active("staff-read-other-unit")):
         raise Problem(404, "Meddelandet finns inte.")
     view = {**message_view(db, message, body=True), "patient_id": message.patient_id}
     _audit(db, principal, message.patient_id, "staff", "message.read", "message", message.id, message.care_unit_id)

@@ -40,7 +40,7 @@ def test_every_role_meets_every_resource_with_known_requirements() -> None:
 # rule that tags a cell whose check does not meet its requirement's condition is overclaiming.
 RECORDS = {"message", "booking", "booking-cancel", "audit-extract", "export"}
 PATIENTS = {"patient", "other-patient"}
-STAFF = {"staff-right-unit", "staff-other-unit"}
+STAFF = {"staff-right-unit", "staff-other-unit", "staff-other-region", "staff-related-other-region"}
 BAD_TOKENS = {"none", "tampered", "alg-none"}
 
 
@@ -60,9 +60,15 @@ def _bad_token(f: dict) -> bool:
     return f["token"] in BAD_TOKENS and f["expect"] == "unauthenticated"
 
 
+def _protected_export(f: dict) -> bool:
+    """A person with protected identity reads their own export: whether the address stays in the backend."""
+    return _valid(f) and f["change"] == "protected-identity" and f["resource"] == "export" and f["expect"] == "allow"
+
+
 EXERCISES: dict[str, Callable[[dict], bool]] = {
     # A bad token refused: login through the IdP and strong authentication before access.
-    "BR-ID-1": _bad_token,
+    "BR-ID-1": lambda f: _bad_token(f) or _protected_export(f),
+    "OSL-21-3": _protected_export,
     "HSLF-FS-2016-40-3-15": _bad_token,
     "BR-ID-2": lambda f: f["token"] == "expired" and f["expect"] == "unauthenticated",
     # The refusal's form (problem+json) is judged only on refusals.
@@ -218,3 +224,15 @@ def test_forged_tokens() -> None:
     unsigned = authz.alg_none(token)
     assert _part(unsigned, 0) == {"alg": "none", "typ": "JWT"} and unsigned.endswith(".")
     assert _part(unsigned, 1) == {"sub": "a", "exp": 100}
+
+
+def test_a_500_is_a_server_error_not_a_verdict_on_access() -> None:
+    """A crash breaks only "never a 500" (BR-SEC-1); an allow cell, which does not carry it, blames no rule."""
+    cells = {c.id: c for c in authz.load_matrix(MATRIX_FILE).cells}
+    secret = "3f1c9a2e-0000-4000-8000-000000000001"
+    for expect in ("deny", "allow", "own-only", "unauthenticated"):
+        problems = authz.judge(expect, _response(500, {"detail": "Ett oväntat fel inträffade."}), secret)
+        assert len(problems) == 1 and problems[0].startswith("server error"), problems
+    crash = authz.judge("deny", _response(500, {}), secret)
+    assert cells["other-patient-message-deny"].broken(crash) == ("BR-SEC-1",)
+    assert cells["guardian-under-13-message-allow"].broken(crash) == ()

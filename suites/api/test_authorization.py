@@ -4,6 +4,11 @@ Each cell seeds its own subject (a patient, or a guardian's child) with a messag
 audited read, then lets the cell's caller reach for that data and judges the answer against the cell's expected
 outcome (harness/authz.py). A failure names the cell, the caller and the requirements it breaks.
 
+The oracles of ownership (harness/oracles.py) judge every answer as well: each record in it must be the
+caller's, the child's acted for, or for staff their unit's patient's, so a list with someone else's record fails
+even where the subject's own id is absent. Staff are chosen by how their unit stands to the patient, and some
+subjects are made to measure: several pages of records, or changed after seeding.
+
 Each cell carries only the requirements the matrix's rules give it for what it checks, and shows in the report
 under a Swedish name ("vårdnadshavare för barn under 13 läser barnets meddelande -> 200") with its role, resource
 and expected outcome as parameters.
@@ -26,13 +31,18 @@ import pytest
 from fixtures.api import login_rate_limit_handler
 from fixtures.evidence import BROKEN_REQUIREMENTS
 from fixtures.sut import LiveTarget
-from harness import authz
-from harness.api_client import ApiClient, Recorder, login_person, login_staff
+from harness import authz, oracles
+from harness.api_client import ApiClient, Recorder, curl_line, login_person, login_staff
+from harness.control import ControlApi
 from harness.identities import Person, StaffMember
 
 MATRIX = authz.load_matrix(Path(__file__).with_name("authz_matrix.yaml"))
 CELLS = {(cell.role.name, cell.resource.name): cell for cell in MATRIX.cells}
 SMOKE_RESOURCES = {"message", "acting-for"}  # every role against the IDOR- and ombud-prone resources
+MANY_RECORDS = {"messages": 60, "bookings": 30, "audit_lines": 40, "devices": 3, "consents": 3}
+# How each staff caller's unit stands to the patient (GET /_sut/persons/{id}/staff), never by HSA order.
+STAFF_RELATION = {"staff-right-unit": "own-unit", "staff-other-unit": "same-region-other-unit",
+                  "staff-other-region": "other-region-unit", "staff-related-other-region": "related-other-region"}
 
 
 def _cells() -> Iterator[Any]:
@@ -49,12 +59,14 @@ def _cells() -> Iterator[Any]:
 class World:
     """One target's persons, staff and clients for a cell."""
 
-    def __init__(self, live: LiveTarget, recorder: Recorder, seed: Callable[[str], Person],
-                 staff: Callable[..., StaffMember]) -> None:
+    def __init__(self, live: LiveTarget, recorder: Recorder, seed: Callable[..., Person],
+                 staff: Callable[..., StaffMember], control: Any = None) -> None:
         self.live = live
         self.recorder = recorder
         self.seed = seed
         self.staff = staff
+        self.control = control  # harness.control.ControlApi: care relations and changes after seeding
+        self.truth = oracles.ControlTruth(live.urls["control"]) if live.has_control else None
         self.clients: list[ApiClient] = []
         self.rate_limited = login_rate_limit_handler(live)
 
@@ -83,6 +95,8 @@ class World:
     def close(self) -> None:
         for client in self.clients:
             client.close()
+        if self.truth is not None:
+            self.truth.close()
 
 
 def _subject_data(world: World, subject: Person) -> dict[str, str]:
@@ -119,9 +133,12 @@ def _format(value: Any, refs: dict[str, str]) -> Any:
 
 @pytest.fixture
 def shared_world(target_up, api_recorder, new_person, new_staff) -> Iterator[World]:
-    world = World(target_up, api_recorder, new_person, new_staff)
+    control = ControlApi(target_up.urls["control"]) if target_up.has_control else None
+    world = World(target_up, api_recorder, new_person, new_staff, control)
     yield world
     world.close()
+    if control is not None:
+        control.close()
 
 
 @pytest.fixture
@@ -163,11 +180,17 @@ def test_authorization(role: str, resource: str, expected: str, request: pytest.
 
     if who.subject == "patient":
         guardian = None
-        subject = world.seed("adult")
+        subject = world.seed("adult", **MANY_RECORDS) if who.records == "many" else world.seed("adult")
     else:
         guardian = world.seed("guardian")
         subject = guardian.child("under-13" if who.subject == "child-under-13" else "13-17")
     refs = _subject_data(world, subject)
+    if who.caller == "staff-related-other-region":
+        # A care relation with a unit in another region, and a message from it for that unit's staff to read.
+        relation = _control(world).add_care_relation(subject, region=_other_region(world, subject), messages=1)
+        refs.update(message_id=relation["messages"][0]["id"], care_unit=relation["care_unit"])
+    if who.change != "none":
+        _control(world).change(subject, who.change, **({"joined": True} if who.change == "moved" else {}))
 
     if who.caller == "patient":
         caller: Person | StaffMember = subject
@@ -178,10 +201,8 @@ def test_authorization(role: str, resource: str, expected: str, request: pytest.
     elif who.caller == "guardian":
         assert guardian is not None
         caller = guardian
-    elif who.caller == "staff-right-unit":
-        caller = world.staff(care_unit=refs["care_unit"])
     else:
-        caller = world.staff(not_care_unit=refs["care_unit"])
+        caller = world.staff(for_patient=subject, relation=STAFF_RELATION[who.caller])
 
     spec = what.request_for(who)
     client = world.client(caller, api=what.api_for(who), label=who.name)
@@ -199,9 +220,34 @@ def test_authorization(role: str, resource: str, expected: str, request: pytest.
     response = client.request(spec.method, _format(spec.path, refs), json=_format(spec.json, refs),
                               headers=headers)
     problems = authz.judge(cell.expect, response, refs[what.evidence])
+    problems += _whose_data(world, caller, spec, response)
     broken = cell.broken(problems)
     if problems:  # the evidence names only what the failure breaks (fixtures/evidence.py)
         request.node.user_properties.append((BROKEN_REQUIREMENTS, ",".join(broken)))
+    crashed = f"\n{curl_line(response.request)}" if response.status_code >= 500 else ""
     assert not problems, (
         f"{cell.id}: {who.description} -> {spec.method} {spec.path}: expected {cell.expect}; "
-        f"{'; '.join(problems)} (breaks {', '.join(broken)})")
+        f"{'; '.join(problems)} (breaks {', '.join(broken) or 'no business rule'}){crashed}")
+
+
+def _whose_data(world: World, caller: Person | StaffMember, spec: authz.Request, response: httpx.Response,
+                ) -> list[str]:
+    """The oracles of ownership on the cell's answer: every record in it belongs where it may (a whole list)."""
+    if world.truth is None or not spec.operation or caller.id is None:
+        return []
+    who = oracles.Caller(str(caller.id), staff=True, care_unit=caller.care_unit) \
+        if isinstance(caller, StaffMember) else oracles.Caller(str(caller.id))
+    verdict = oracles.judge(who, oracles.Answer.from_response(spec.operation, response), world.truth)
+    return [f"whose data: {problem}" for problem in verdict.problems]
+
+
+def _control(world: World) -> ControlApi:
+    if world.control is None:
+        pytest.skip(f"target {world.live.target.name!r} has no control API: this cell needs a person made to measure")
+    return world.control
+
+
+def _other_region(world: World, subject: Person) -> str:
+    """A joined region other than the subject's: the first staff member's region that differs."""
+    staff = _control(world).http.get("/staff").json()
+    return next(s["region"] for s in staff if s["region"] != subject.region)
