@@ -118,6 +118,12 @@ CATALOGUE: dict[str, Fault] = {
         Fault("cross-region-care-relation-ignored", "staff",
               "A care relation with a unit in another region than the patient's is ignored, so that unit's staff "
               "cannot reach its own patient.", ("BR-STAFF-1",)),
+        Fault("webview-login-loop", "web",
+              "A web session that expires inside the app's WebView sends it to the login page instead of asking "
+              "the app for SSO again, so the user logs in over and over.", ("BR-ID-3",)),
+        Fault("sso-cookie-lost", "web",
+              "The web session cookie from the SSO hand-over is set for the /sso path only, so the WebView's next "
+              "page has no session and asks for SSO again.", ("BR-ID-3",)),
     )
 }
 
