@@ -150,8 +150,11 @@ class ActingForPage(WebPage):
         "submit": ("testid", "acting-for-submit"),
     }
 
-    def choose_child(self, given_name: str) -> StartPage:
-        self.find("child").and_(self.page.get_by_label(re.compile(rf"^{re.escape(given_name)} "))).check()
+    def child_ids(self) -> list[str]:
+        return [radio.get_attribute("value") for radio in self.find("child").all()]
+
+    def choose_child(self, child_id: str) -> StartPage:
+        self.find("child").and_(self.page.locator(f'[value="{child_id}"]')).check()
         self.find("submit").click()
         self.find("acting_banner").wait_for()
         return StartPage(self.page, self.web)
