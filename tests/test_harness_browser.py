@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import stat
+import uuid
 import zipfile
 from pathlib import Path
 
+import psutil
 import pytest
 
 from harness import browser as chromium
@@ -168,6 +169,8 @@ def test_fixture_launches_logs_in_keeps_flipbooks_and_evidence(pytester: pytest.
     """A real Chromium: login through the real page in two profiles, a flipbook on a pass, trace + screenshot +
     DOM (masked) on a failure, and a browser that dies fails the next test with a message instead of hanging."""
     monkeypatch.delenv("HARNESS_TARGET", raising=False)
+    mark = f"run-{uuid.uuid4().hex}"  # inherited by every process of the inner run, Chromium included
+    monkeypatch.setenv("HARNESS_TEST_RUN_MARK", mark)
     pytester.makeconftest(PLUGINS)
     pytester.makepyfile(test_browser=BROWSER_TESTS)
     run_dir = pytester.path / "run"
@@ -190,13 +193,18 @@ def test_fixture_launches_logs_in_keeps_flipbooks_and_evidence(pytester: pytest.
     assert "[personnummer]" in dom and 'data-testid="personnummer"' in dom
     with zipfile.ZipFile(run_dir / "allure" / failed["playwright-trace.zip"]) as trace:
         assert any(name.endswith(".trace") for name in trace.namelist())
-    assert not [p for p in os.listdir("/proc") if p.isdigit() and _is_our_chromium(p, pytester.path)]
+    assert _left_running(mark) == [], "the inner run's Chromium is closed at its end"
 
 
-def _is_our_chromium(pid: str, folder: Path) -> bool:
-    """A Chromium still running from the inner run (its user-data-dir or command line under our folder)."""
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return False
-    return "chrom" in command and str(folder) in command
+def _left_running(mark: str) -> list[str]:
+    """Processes the inner run started (they carry its mark in their environment) that have not ended within a
+    few seconds of it: Chromium's helpers may take a moment to follow the browser out."""
+    found = []
+    for process in psutil.process_iter(["pid", "name"]):
+        try:
+            if process.environ().get("HARNESS_TEST_RUN_MARK") == mark:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    _, alive = psutil.wait_procs(found, timeout=10)
+    return [f"{p.info['name']} ({p.pid})" for p in alive]
