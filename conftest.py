@@ -5,6 +5,7 @@ pytest_plugins = [
     "fixtures.sut",
     "fixtures.identities",
     "fixtures.api",
+    "fixtures.browser",
     "fixtures.evidence",
     "fixtures.report",
 ]

@@ -25,6 +25,8 @@ PYTHON = "3.11"
 
 def _which(command: str) -> str | None:
     # Debian keeps the PostgreSQL server programs off PATH, in /usr/lib/postgresql/<version>/bin.
+    if command.startswith("/"):  # a file a package installs, not a program (fonts)
+        return command if Path(command).exists() else None
     found = shutil.which(command)
     for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin")):
         found = found or (str(Path(folder, command)) if Path(folder, command).exists() else None)
@@ -53,6 +55,15 @@ def _allure(session: nox.Session) -> None:
         session.run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", external=True)
 
 
+def _browser(session: nox.Session) -> None:
+    """Chromium and its fonts for the browser layers: an explicit HARNESS_CHROMIUM or Playwright's own download
+    (``playwright install chromium``) is used as it is; else Debian's chromium (Playwright cannot download here)."""
+    if os.environ.get("HARNESS_CHROMIUM") or glob.glob(os.path.expanduser("~/.cache/ms-playwright/chromium-*/")):
+        return
+    _need(session, "chromium", "chromium")
+    _need(session, "fonts-liberation", "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
+
+
 def _install(session: nox.Session, *groups: str) -> None:
     """The project (its run-time dependencies) plus dependency groups from pyproject.toml."""
     session.install("-e", ".")
@@ -65,6 +76,7 @@ def selftest(session: nox.Session) -> None:
     """The project's own tests: harness/, fixtures/ and the reference system in sut/."""
     _need(session, "postgresql", "initdb", "pg_ctl")  # tests/postgres runs the system on a throwaway cluster
     _allure(session)  # the report tests build a real report
+    _browser(session)  # tests/test_harness_browser.py launches Chromium
     _install(session, "test")
     session.run("pytest", "-n", "2", "--dist", "loadgroup", *session.posargs)
 
@@ -93,7 +105,8 @@ def lint(session: nox.Session) -> None:
 
 # --- the release layers ----------------------------------------------------------------------------------------------
 # A layer is a folder in suites/ and the dependency group that runs it; a new layer adds itself here.
-LAYERS = {"api": "api"}
+LAYERS = {"api": "api", "web": "web", "a11y": "web"}
+BROWSER_LAYERS = ("web", "a11y")  # the layers that need Chromium
 FUZZ_BUDGET_RELEASE = 50  # schemathesis examples per operation in a release (the default is quick)
 
 
@@ -137,9 +150,19 @@ def api(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def web(session: nox.Session) -> None:
+    """Web layer: Playwright on Chromium in every device profile (login, inbox, deep links, SSO, WebView rules)."""
+    _browser(session)
+    _install(session, "web")
+    _run_suites(session, "web", ["suites/web"])
+
+
+@nox.session(python=PYTHON, default=False)
 def smoke(session: nox.Session) -> None:
     """A fast cross-section of every layer (tests marked smoke), under a minute."""
     layers = _layers()
+    if any(name in BROWSER_LAYERS for name in layers):
+        _browser(session)
     _install(session, *dict.fromkeys(layers.values()))
     _run_suites(session, "smoke", [f"suites/{name}" for name in layers], "-m", "smoke", "--fuzz-budget", "3")
 
@@ -148,6 +171,8 @@ def smoke(session: nox.Session) -> None:
 def release(session: nox.Session) -> None:
     """Every layer that exists, deeper fuzzing, and the single-file Allure report in reports/<run>/."""
     layers = _layers()
+    if any(name in BROWSER_LAYERS for name in layers):
+        _browser(session)
     _install(session, *dict.fromkeys(layers.values()))
     _allure(session)
     _run_suites(session, "release", [f"suites/{name}" for name in layers],
@@ -162,6 +187,8 @@ def soak(session: nox.Session) -> None:
         plan = soak_runs.plan(session.posargs, list(layers))
     except soak_runs.SoakError as exc:
         session.error(str(exc))
+    if plan.layer in BROWSER_LAYERS:
+        _browser(session)
     _install(session, layers[plan.layer])
     runs: list[soak_runs.SoakRun] = []
     for number in range(1, plan.runs + 1):

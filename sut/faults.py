@@ -131,6 +131,12 @@ CATALOGUE: dict[str, Fault] = {
         Fault("booking-list-ignores-acting-for", "api",
               "The booking list ignores X-Acting-For: a guardian acting for a child gets their own bookings as if "
               "they were the child's.", ("BR-PROXY-1", "PDL-5-5")),
+        Fault("webview-login-loop", "web",
+              "A web session that expires inside the app's WebView sends it to the login page instead of asking "
+              "the app for SSO again, so the user logs in over and over.", ("BR-ID-3",)),
+        Fault("sso-cookie-lost", "web",
+              "The web session cookie from the SSO hand-over is set for the /sso path only, so the WebView's next "
+              "page has no session and asks for SSO again.", ("BR-ID-3",)),
     )
 }
 

@@ -57,12 +57,12 @@ def _cross_site(request: Request) -> bool:
     return origin.rstrip("/") != own
 
 
-def _signed_in(target: str, secret: str, *, person: Person) -> Response:
+def _signed_in(target: str, secret: str, *, person: Person, path: str = "/") -> Response:
     if faults.active("pnr-in-url"):
         # The defect: a "welcome" step that greets by personnummer, carried in the query string (BR-SEC-1).
         target = f"/welcome?{urlencode({'personnummer': person.personnummer, 'next': target})}"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, secret, **cookie_args())
+    response.set_cookie(SESSION_COOKIE, secret, **{**cookie_args(), "path": path})
     return response
 
 
@@ -136,7 +136,8 @@ def create_auth_router(ctx: Context) -> APIRouter:
                 revoke(db, old, "replaced-by-sso")
             _, secret = start_web_session(db, person.id, "sso", origin_session_id=record.app_session_id)
             target = _landing(db, person, safe_next(next))
-        return _signed_in(target, secret, person=person)
+        # The defect sso-cookie-lost: the hand-over's cookie scoped to the path that set it, so no page receives it.
+        return _signed_in(target, secret, person=person, path="/sso" if faults.active("sso-cookie-lost") else "/")
 
     @router.post("/logout")
     def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:

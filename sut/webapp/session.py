@@ -30,7 +30,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from .. import clock, services
+from .. import clock, faults, services
 from ..auth import Principal, Subject, app_client, require_supported_app, resolve_subject
 from ..context import Context
 from ..db import AppSession, Person, Region, WebLogin
@@ -176,7 +176,7 @@ def requested_path(request: Request) -> str:
 def login_required(request: Request) -> Response:
     """No live web session. In the app, ask it to run SSO again instead of looping back to login (BR-ID-3)."""
     next_path = safe_next(requested_path(request))
-    if app_client(request.headers.get("user-agent")) is not None:
+    if app_client(request.headers.get("user-agent")) is not None and not faults.active("webview-login-loop"):
         renew = f"{APP_RENEW}?{urlencode({'next': next_path})}"
         return render(request, "sso_required.html", status=401, renew_url=renew, next_path=next_path)
     return RedirectResponse(f"/login?next={quote(next_path, safe='/')}", status_code=303)
