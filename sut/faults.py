@@ -118,6 +118,9 @@ CATALOGUE: dict[str, Fault] = {
         Fault("cross-region-care-relation-ignored", "staff",
               "A care relation with a unit in another region than the patient's is ignored, so that unit's staff "
               "cannot reach its own patient.", ("BR-STAFF-1",)),
+        Fault("keyboard-trap", "web",
+              "The notification settings form keeps keyboard focus: Tab and Shift+Tab only go round its fields.",
+              ("BR-A11Y-1", "WCAG-2-1-2")),
     )
 }
 
