@@ -425,7 +425,10 @@ def crawl(page: Any, start: str, *, limit: int = 60, skip: re.Pattern[str] = SKI
             continue
         if urlsplit(page.url)[:2] != origin:
             continue  # handed to another site (1177.se for a region that has not joined): not ours to audit
-        found[pattern] = page.url
+        landed = page_pattern(page.url)  # a redirect lands on a page that may be known already
+        if landed in found:
+            continue
+        found[landed] = page.url
         for href in page.eval_on_selector_all("a[href]", "els => els.map(a => a.getAttribute('href'))"):
             target = urldefrag(urljoin(page.url, href))[0]
             if urlsplit(target)[:2] == origin and not skip.search(urlsplit(target).path):

@@ -86,3 +86,11 @@ def test_the_keyboard_check_catches_the_keyboard_trap(open_page: Callable, fault
     found = a11y.page_checks(open_page("/settings"), viewport=VIEWPORT)
     assert [f.rule for f in found] == ["keyboard-trap"]
     assert "WCAG 2.1.2" in found[0].describe() and "WCAG-2-1-2" in found[0].requirements
+
+
+def test_the_crawl_finds_each_page_once_and_never_logs_out(open_page: Callable, base_url: str) -> None:
+    page = open_page("/")
+    pages = a11y.crawl(page, f"{base_url.rstrip('/')}/login")  # a logged-in user's /login lands on the start page
+    assert {"/", "/inbox", "/inbox/{id}", "/settings", "/my-data"} <= set(pages)
+    assert "/login" not in pages and all(a11y.page_pattern(url) == key for key, url in pages.items())
+    assert page.get_by_test_id("logout-button").count() == 1, "the crawl followed no link that logs out"
