@@ -307,6 +307,8 @@ def keyboard_walk(page: Any, *, limit: int = 200, settle_ms: int = 0) -> Keyboar
     walk = KeyboardWalk(tabbables=tabbables)
     unfocused = [page.locator(f'[data-a11y-tab="{i}"]').evaluate(FOCUS_STYLE_JS) for i in range(len(tabbables))]
     page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.focus(); }")
+    # The indicator may be another element (a marker beside a link): then the page looks different with focus.
+    baseline = _screenshot(page) if tabbables else b""
     seen: list[str] = []
     for _ in range(min(limit, 3 * len(tabbables) + 6)):
         page.keyboard.press("Tab")
@@ -320,21 +322,41 @@ def keyboard_walk(page: Any, *, limit: int = 200, settle_ms: int = 0) -> Keyboar
             if index not in walk.reached:
                 walk.reached.add(index)
                 focused = page.locator(f'[data-a11y-tab="{index}"]').evaluate(FOCUS_STYLE_JS)
-                if focused == unfocused[index]:
+                if focused == unfocused[index] and _screenshot(page) == baseline:
                     walk.invisible_focus.append(tabbables[index])
-        # A date field takes several Tabs (day, month, year) on one element: only a return after others counts.
-        if seen and active != seen[-1] and active in seen:
-            if _is_trap(page, len(tabbables), settle_ms):
+        # A date field takes several Tabs (day, month, year) on one element: a return after others counts, or
+        # staying on one element for more Tabs than any field has parts.
+        stuck = len(seen) >= 6 and all(a == active for a in seen[-6:])
+        if stuck or (seen and active != seen[-1] and active in seen):
+            if _is_trap(page, len(tabbables), settle_ms) and not _escapable(page, len(tabbables), settle_ms):
                 walk.trapped_at = tabbables[int(active)] if active.isdigit() else active
             break
         seen.append(active)
     return walk
 
 
-def _is_trap(page: Any, count: int, settle_ms: int) -> bool:
+def _screenshot(page: Any) -> bytes:
+    return page.screenshot(full_page=True, animations="disabled", caret="hide")
+
+
+_KEY_HINT = re.compile(r"\b(Ctrl|Control|Alt|Shift)\s*\+\s*([A-Za-z0-9])\b")
+
+
+def _escapable(page: Any, count: int, settle_ms: int) -> bool:
+    """WCAG 2.1.2 allows a non-standard way out when the page tells the user: Escape, or a key the text names."""
+    text = page.evaluate("() => document.body ? document.body.innerText : ''")
+    keys = ["Escape", *(f"{'Control' if m[0] == 'Ctrl' else m[0]}+{m[1]}" for m in _KEY_HINT.findall(text))]
+    for key in dict.fromkeys(keys):
+        page.keyboard.press(key)
+        if not _is_trap(page, count, settle_ms, key="Tab"):
+            return True
+    return False
+
+
+def _is_trap(page: Any, count: int, settle_ms: int, *, key: str = "Shift+Tab") -> bool:
     """Going backwards, every page lets focus reach the document within a few more steps than it has stops."""
     for _ in range(3 * count + 6):
-        page.keyboard.press("Shift+Tab")
+        page.keyboard.press(key)
         if settle_ms:
             page.wait_for_timeout(settle_ms)
         if page.evaluate(ACTIVE_JS) is None:

@@ -5,8 +5,8 @@ pass, fail or be inapplicable. The cases are served from their own folder on 127
 project), the layer's checks (axe-core and the browser checks of harness/a11y.py) run on every case, and each rule
 gets W3C's verdict:
 
-- consistent: every failed example is reported as a failure of one of the rule's success criteria, and no passed
-  or inapplicable example is;
+- consistent: every failed example is reported as failing (by an axe rule that names the ACT rule, or a browser
+  check of one of the rule's success criteria), and no passed or inapplicable example is;
 - partially consistent: some failed examples are reported, none of the others;
 - inconsistent: a passed or inapplicable example is reported as failing (a false alarm);
 - untested: no failed example is reported.
@@ -43,6 +43,7 @@ VERDICTS = ("consistent", "partially consistent", "inconsistent", "untested")
 # The criteria the browser checks judge: they run only on cases of rules that map to one of these.
 OWN_CRITERIA = frozenset({"1.3.4", "1.4.4", "1.4.10", "1.4.12", "2.1.1", "2.1.2", "2.4.2", "2.4.7", "3.1.1"})
 CASE_TIMEOUT_MS = 10_000
+AXE_ACT_IDS_JS = "() => axe.getRules().map(r => [r.ruleId, r.actIds || []])"
 
 
 class RulesMissing(RuntimeError):
@@ -128,13 +129,13 @@ def check_case(page: Any, axe: Any, url: str, case: Case) -> tuple[list[a11y.Fin
     return found, a11y.axe_version(result)
 
 
-def reported_failed(case: Case, findings: Iterable[a11y.Finding]) -> list[a11y.Finding]:
-    """The findings that count as failing this case: those of one of the rule's criteria (any finding for a
-    rule that maps to no WCAG criterion, such as ARIA's own requirements)."""
-    findings = list(findings)
-    if not case.criteria:
-        return findings
-    return [f for f in findings if set(f.criteria) & set(case.criteria)]
+def reported_failed(case: Case, findings: Iterable[a11y.Finding],
+                    act_ids: Mapping[str, Iterable[str]]) -> list[a11y.Finding]:
+    """The findings that count as failing this case, as W3C maps a checker's rules to ACT rules: an axe rule
+    counts for the ACT rules it names itself (axe's ``actIds``), a browser check for the rules of its criteria."""
+    return [f for f in findings
+            if (f.source == "axe" and case.rule in act_ids.get(f.rule, ()))
+            or (f.source == "browser" and set(f.criteria) & set(case.criteria))]
 
 
 @dataclass
@@ -171,6 +172,7 @@ def measure(folder: Path, *, rules: Iterable[str] | None = None, browser_path: s
     cases = [c for c in load_cases(folder) if not wanted or c.rule in wanted]
     reports: dict[str, RuleReport] = {}
     engine = "axe-core"
+    act_ids: dict[str, list[str]] = {}
     axe = Axe()
     with serve(folder) as base, sync_playwright() as playwright:
         browser = launch_chromium(playwright, browser_path)
@@ -182,7 +184,8 @@ def measure(folder: Path, *, rules: Iterable[str] | None = None, browser_path: s
                 entry: dict[str, Any] = {"id": case.id, "path": case.path, "expected": case.expected}
                 try:
                     found, engine = check_case(page, axe, f"{base}/{case.path}", case)
-                    failing = reported_failed(case, found)
+                    act_ids = act_ids or dict(page.evaluate(AXE_ACT_IDS_JS))
+                    failing = reported_failed(case, found, act_ids)
                     entry["reported"] = "failed" if failing else "passed"
                     entry["findings"] = [f.describe() for f in failing]
                 except Exception as exc:  # noqa: BLE001 - one case the browser cannot load is untested, not a crash

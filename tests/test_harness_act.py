@@ -55,14 +55,19 @@ def test_verdicts_follow_w3c() -> None:
     assert _report(("failed", "cantTell"), ("passed", "passed")).verdict == "untested"
 
 
-def test_a_finding_counts_only_for_the_rule_s_criteria() -> None:
+def test_a_finding_counts_for_the_act_rules_axe_names_or_the_criteria_a_check_judges() -> None:
+    from dataclasses import replace
+
     from harness import a11y
 
-    case = act.Case("r", "rule", "1", "passed", "p", ("1.1.1",))
-    other = a11y.finding("page-title", "ingen titel", ["2.4.2"])
-    image = a11y.finding("image-alt", "ingen text", ["1.1.1"])
-    assert act.reported_failed(case, [other]) == []
-    assert act.reported_failed(case, [other, image]) == [image]
+    case = act.Case("23a2a8", "rule", "1", "passed", "p", ("1.1.1",))
+    title = a11y.finding("page-title", "ingen titel", ["2.4.2"])
+    resize = a11y.finding("text-resize", "klipps", ["1.1.1"])
+    image_alt = replace(a11y.finding("image-alt", "ingen text", ["1.1.1"]), source="axe")
+    role_img = replace(a11y.finding("role-img-alt", "ingen text", ["1.1.1"]), source="axe")
+    act_ids = {"image-alt": ["23a2a8"], "role-img-alt": ["qwe123"]}
+    assert act.reported_failed(case, [title, role_img], act_ids) == []
+    assert act.reported_failed(case, [title, resize, image_alt, role_img], act_ids) == [resize, image_alt]
 
 
 def test_cases_are_served_checked_and_reported(tmp_path: Path) -> None:
