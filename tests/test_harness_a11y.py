@@ -207,3 +207,15 @@ def test_orientation_lock_is_found(chromium_page: Any) -> None:
     assert a11y.orientation_locked(chromium_page)
     chromium_page.set_content(GOOD)
     assert not a11y.orientation_locked(chromium_page)
+
+
+def test_the_statement_page_is_itself_accessible(chromium_page: Any, tmp_path: Path) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = a11y.findings_from_axe({"violations": [_violation("image-alt", ["wcag2a", "wcag111"])]})
+    statement = a11y.build_statement([("/start", f) for f in found], [], CATALOGUE.requirements,
+                                     today=dt.date(2026, 12, 2), axe="axe-core 4.12.1", coverage="1 sida")
+    chromium_page.set_content(statement.render("html"))
+    result = Axe().run(chromium_page).response
+    assert [f.describe() for f in a11y.findings_from_axe(result) if f.fails] == []
+    assert a11y.page_checks(chromium_page, viewport=VIEWPORT) == []
