@@ -22,6 +22,13 @@ SCHEMES = ("light", "dark")
 _axe = Axe()
 
 
+def _message(found: list[tuple[str, a11y.Finding]], label: str) -> str:
+    """Each page with its failing findings, named by criterion, clause and requirement."""
+    pages = dict.fromkeys(where for where, f in found if f.fails)
+    return "\n".join(a11y.failure_message(f"{where} ({label})", [f for w, f in found if w == where])
+                     for where in pages)
+
+
 @pytest.mark.req(*LAW, *(a11y.requirement_id(c) for c in AXE_CRITERIA))
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("state", list(STATES))
@@ -42,8 +49,7 @@ def test_axe_finds_no_wcag_violation(request: pytest.FixtureRequest, open_state:
         record(request, "axe", where, [f for w, f in found if w == where],
                {"axe": engine, "state": state, "profile": profile_name, "scheme": scheme,
                 "pages": [f"{state} {where}"]})
-    failing = [f for _, f in found if f.fails]
-    assert not failing, "\n".join(a11y.failure_message(f"{where} ({label})", [f]) for where, f in found if f.fails)
+    assert not [f for _, f in found if f.fails], _message(found, label)
 
 
 @pytest.mark.profiles("desktop")
@@ -73,7 +79,7 @@ def test_pages_work_by_keyboard_reflow_and_zoom(request: pytest.FixtureRequest, 
     for where in audit.pages:
         record(request, "browser", where, [f for w, f in found if w == where],
                {"state": state, "profile": profile_name, "scheme": "light", "pages": [f"{state} {where}"]})
-    assert not found, "\n".join(a11y.failure_message(f"{where} ({state})", [f]) for where, f in found)
+    assert not found, _message(found, state)
 
 
 @pytest.mark.smoke
