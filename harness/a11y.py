@@ -215,7 +215,9 @@ IMPORTANT_SPACING_JS = _PATH_JS + """
       if (prop === 'line-height' && value === 'normal') return wrapped;
       return parseFloat(value) < factor * font - 0.01 && (prop !== 'line-height' || wrapped);
     };
-    if (low('letter-spacing', 0.12) || low('word-spacing', 0.16) || low('line-height', 1.5)) out.push(pathOf(el));
+    for (const [prop, factor] of [['letter-spacing', 0.12], ['word-spacing', 0.16], ['line-height', 1.5]]) {
+      if (low(prop, factor)) out.push([prop, pathOf(el)]);
+    }
   }
   return out;
 }
@@ -393,9 +395,9 @@ def page_checks(page: Any, *, viewport: Mapping[str, int], known: Iterable[str] 
     page.set_viewport_size(dict(viewport))
 
     important = page.evaluate(IMPORTANT_SPACING_JS)
-    if important:
-        out.append(finding("text-spacing", "textavstånd låst med !important under WCAG:s värden", ["1.4.12"],
-                           important, known=known))
+    for prop in dict.fromkeys(prop for prop, _ in important):
+        out.append(finding(prop, f"{prop} låst med !important under WCAG:s värde", ["1.4.12"],
+                           [path for p, path in important if p == prop], known=known))
     page.evaluate(DOUBLE_TEXT_JS)
     clipped = page.evaluate(CLIPPED_TEXT_JS)
     if clipped:

@@ -62,12 +62,18 @@ def test_a_finding_counts_for_the_act_rules_axe_names_or_the_criteria_a_check_ju
 
     case = act.Case("23a2a8", "rule", "1", "passed", "p", ("1.1.1",))
     title = a11y.finding("page-title", "ingen titel", ["2.4.2"])
-    resize = a11y.finding("text-resize", "klipps", ["1.1.1"])
+    resize = a11y.finding("text-resize", "klipps", ["1.4.4"])
     image_alt = replace(a11y.finding("image-alt", "ingen text", ["1.1.1"]), source="axe")
     role_img = replace(a11y.finding("role-img-alt", "ingen text", ["1.1.1"]), source="axe")
     act_ids = {"image-alt": ["23a2a8"], "role-img-alt": ["qwe123"]}
     assert act.reported_failed(case, [title, role_img], act_ids) == []
-    assert act.reported_failed(case, [title, resize, image_alt, role_img], act_ids) == [resize, image_alt]
+    assert act.reported_failed(case, [title, resize, image_alt, role_img], act_ids) == [image_alt]
+    spacing = act.Case("24afc2", "letter spacing", "2", "passed", "p", ("1.4.12",))
+    letter, line = a11y.finding("letter-spacing", "tätt", ["1.4.12"]), a11y.finding("line-height", "tätt", ["1.4.12"])
+    assert act.reported_failed(spacing, [letter, line], act_ids) == [letter]
+    keyboard = act.Case("80af7b", "trap", "3", "failed", "p", ("2.1.2",))
+    trap = a11y.finding("keyboard-trap", "fastnar", ["2.1.2"])
+    assert act.reported_failed(keyboard, [trap, letter], act_ids) == [trap]
 
 
 def test_cases_are_served_checked_and_reported(tmp_path: Path) -> None:
