@@ -201,3 +201,20 @@ def soak(session: nox.Session) -> None:
     print(soak_runs.table(runs, plan.runs), flush=True)
     if not all(run.passed for run in runs):
         session.error(f"run {runs[-1].number} of {plan.runs} failed; its evidence is in {runs[-1].run_dir}")
+
+
+@nox.session(python=PYTHON, default=False)
+def a11y(session: nox.Session) -> None:
+    """Accessibility layer: axe-core and browser checks on every page, state and profile; the draft statement."""
+    _browser(session)
+    _install(session, "web")
+    _run_suites(session, "a11y", ["suites/a11y"])
+
+
+@nox.session(python=PYTHON, default=False)
+def act(session: nox.Session) -> None:
+    """The accessibility layer on the W3C ACT rules' test cases (-- --rules FOLDER, or ACT_RULES); not in release."""
+    _browser(session)
+    _install(session, "web")
+    run_dir = session.run("python", "-m", "harness", "new-run", "act", silent=True).strip().splitlines()[-1]
+    session.run("python", "-m", "harness.act", "--out", run_dir, *session.posargs)

@@ -137,6 +137,9 @@ CATALOGUE: dict[str, Fault] = {
         Fault("sso-cookie-lost", "web",
               "The web session cookie from the SSO hand-over is set for the /sso path only, so the WebView's next "
               "page has no session and asks for SSO again.", ("BR-ID-3",)),
+        Fault("keyboard-trap", "web",
+              "The notification settings form keeps keyboard focus: Tab and Shift+Tab only go round its fields.",
+              ("BR-A11Y-1", "WCAG-2-1-2")),
     )
 }
 

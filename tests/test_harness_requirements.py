@@ -216,14 +216,15 @@ def test_requirements_json_lists_every_requirement_and_the_terminal_agrees(harne
     assert flagged["needs_legal_review"] and flagged["review_question"].endswith("?") and flagged["review_note"]
     assert flagged["law"] == "Offentlighets- och sekretesslagen (2009:400)" and flagged["reference"]
     counts = summary["summary"]
+    flagged_count = sum(r.needs_legal_review for r in catalogue.requirements.values())
     assert counts == {"total": len(catalogue), "passed": 1, "failed": 3, "error": 1, "not applicable": 0,
-                      "not reviewed": len(catalogue) - 5, "needs legal review": 4}
+                      "not reviewed": len(catalogue) - 5, "needs legal review": flagged_count}
     assert summary["broken"] == ["BR-INBOX-1", "BR-NOTIF-2", "BR-SEC-1", "PDL-5-5"]
     assert summary["verified"] == ["BR-REG-3"]
     assert set(summary["not_reviewed"]) == {r for r, v in reqs.items() if v["status"] == "not reviewed"}
     result.stdout.fnmatch_lines([
         f"{len(catalogue)} requirements: 1 passed, 3 failed, 1 error, 0 not applicable, {len(catalogue) - 5} "
-        "not reviewed; 4 need legal review",
+        f"not reviewed; {flagged_count} need legal review",
         "FAILED BR-INBOX-1 Messages from care units to the patient: 1 failed of 1 test(s), e.g. *test_idor",
         "ERROR BR-NOTIF-2 *: 1 error of 1 test(s), e.g. *test_error",
         "not reviewed: BR-ID-1, BR-ID-2, BR-ID-3, *", "broken requirements: BR-INBOX-1, BR-NOTIF-2, BR-SEC-1, PDL-5-5"])

@@ -1,0 +1,634 @@
+"""Accessibility findings: axe-core results and the harness's own browser checks, judged against WCAG and DOS-lagen.
+
+An axe result names its rule and tags (``wcag2aa``, ``wcag143``, ``EN-9.1.4.3``); this module turns each into a
+:class:`Finding` with the WCAG success criteria, the EN 301 549 clauses and the requirement IDs of
+``requirements/catalogue/legal-a11y.yaml`` it breaks, and decides by the :class:`Policy` whether it fails the run
+(WCAG 2.0/2.1 A and AA, the level DOS-lagen requires through EN 301 549) or is only reported (WCAG 2.2,
+best practice). The checks axe does not make (reflow, 200 % text, keyboard, visible focus, text spacing,
+orientation, titles, language) run as scripts in the page and give findings of the same kind.
+
+Pytest-free: ``suites/a11y`` and the ACT measurement (harness/act.py) both use it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+MANUAL_CHECKS = ROOT / "requirements" / "manual-checks.yaml"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+# DOS-lagen requires EN 301 549 V3.2.1, that is WCAG 2.1 A and AA (MDFFS 4-5 §§): these tags fail a run.
+FAILING_TAGS = frozenset({"wcag2a", "wcag2aa", "wcag21a", "wcag21aa"})
+# Every finding serves the app's own rule and the law behind it.
+BASE_REQUIREMENTS = ("BR-A11Y-1", "DOS-10", "MDFFS-4-5")
+DIGG_COMPLAINT_URL = "https://www.digg.se/tdosanmalan"
+_CRITERION_TAG = re.compile(r"^wcag(\d)(\d)(\d+)$")
+_EN_TAG = re.compile(r"^EN-(\d+(?:\.\d+)+)$")
+
+
+def criteria_from_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """WCAG success criteria from axe's tags: ``wcag1410`` is 1.4.10; level tags (``wcag21aa``) are not criteria."""
+    found = []
+    for tag in tags:
+        match = _CRITERION_TAG.match(tag)
+        if match:
+            found.append(".".join(match.groups()))
+    return tuple(dict.fromkeys(found))
+
+
+def en_clauses(tags: Iterable[str], criteria: Iterable[str]) -> tuple[str, ...]:
+    """EN 301 549 clauses: axe's ``EN-9.x.x.x`` tags, else clause 9 (web content) of each WCAG criterion."""
+    tags = list(tags)
+    clauses = [m.group(1) for m in map(_EN_TAG.match, tags) if m]
+    return tuple(dict.fromkeys(clauses or [f"9.{c}" for c in criteria]))
+
+
+def requirement_id(criterion: str) -> str:
+    return "WCAG-" + criterion.replace(".", "-")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which findings fail: by default WCAG 2.0/2.1 A and AA; ``also_fail`` adds tags such as ``wcag22aa``."""
+
+    fail_tags: frozenset[str] = FAILING_TAGS
+
+    @classmethod
+    def with_extra(cls, extra: Iterable[str]) -> Policy:
+        return cls(FAILING_TAGS | {t.strip() for t in extra if t.strip()})
+
+    def fails(self, tags: Iterable[str]) -> bool:
+        return bool(self.fail_tags & set(tags))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule broken on one page: what, where, and which criteria, clauses and requirements it breaks."""
+
+    rule: str
+    description: str
+    criteria: tuple[str, ...]
+    clauses: tuple[str, ...]
+    requirements: tuple[str, ...]
+    fails: bool
+    targets: tuple[str, ...] = ()
+    source: str = "axe"
+    impact: str | None = None
+    help_url: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        wcag = ", ".join(f"WCAG {c}" for c in self.criteria) or "bästa praxis"
+        en = ", ".join(f"EN 301 549 {c}" for c in self.clauses)
+        where = ", ".join(self.targets[:3]) + (f" (+{len(self.targets) - 3})" if len(self.targets) > 3 else "")
+        return (f"{self.rule} [{wcag}{'; ' + en if en else ''}; {', '.join(self.requirements)}]: "
+                f"{self.description}{' – ' + where if where else ''}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "description": self.description, "criteria": list(self.criteria),
+                "clauses": list(self.clauses), "requirements": list(self.requirements), "fails": self.fails,
+                "targets": list(self.targets), "source": self.source, "impact": self.impact,
+                "help_url": self.help_url}
+
+
+def _requirements(criteria: Iterable[str], known: Iterable[str] | None) -> tuple[str, ...]:
+    ids = [requirement_id(c) for c in criteria]
+    if known is not None:
+        known = set(known)
+        ids = [i for i in ids if i in known]  # WCAG 2.2 criteria are outside the catalogue: reported, not claimed
+    return (*ids, *BASE_REQUIREMENTS)
+
+
+def finding(rule: str, description: str, criteria: Sequence[str], targets: Sequence[str] = (),
+            *, known: Iterable[str] | None = None) -> Finding:
+    """A finding of the harness's own browser checks: always WCAG 2.1 A/AA, so it fails."""
+    return Finding(rule=rule, description=description, criteria=tuple(criteria),
+                   clauses=tuple(f"9.{c}" for c in criteria), requirements=_requirements(criteria, known),
+                   fails=True, targets=tuple(targets), source="browser")
+
+
+def findings_from_axe(result: Mapping[str, Any], policy: Policy = Policy(), *,
+                      known: Iterable[str] | None = None) -> list[Finding]:
+    """Every violation of an axe result as a finding (``incomplete`` ones need a person and are left out)."""
+    known = list(known) if known is not None else None
+    out = []
+    for violation in result.get("violations", []):
+        tags = tuple(violation.get("tags", ()))
+        criteria = criteria_from_tags(tags)
+        targets = tuple(" ".join(map(str, node.get("target", []))) for node in violation.get("nodes", []))
+        out.append(Finding(rule=violation["id"], description=violation.get("help", ""), criteria=criteria,
+                           clauses=en_clauses(tags, criteria), requirements=_requirements(criteria, known),
+                           fails=policy.fails(tags), targets=targets, impact=violation.get("impact"),
+                           help_url=violation.get("helpUrl"), tags=tags))
+    return out
+
+
+def axe_version(result: Mapping[str, Any]) -> str:
+    engine = result.get("testEngine") or {}
+    return f"{engine.get('name', 'axe-core')} {engine.get('version', '?')}"
+
+
+def failure_message(where: str, findings: Sequence[Finding]) -> str:
+    """The assertion message: each failing finding with its criteria, clauses and requirement IDs."""
+    failing = [f for f in findings if f.fails]
+    lines = [f"{where}: {len(failing)} brott mot WCAG 2.1 A/AA"]
+    lines += [f"  - {f.describe()}" for f in failing]
+    return "\n".join(lines)
+
+
+# --- the checks axe does not make -------------------------------------------------------------------------------------
+# Each script runs in the page and returns a list of CSS-like paths of the elements that break the criterion.
+
+_PATH_JS = """
+const pathOf = (el) => {
+  if (!el || el.nodeType !== 1) return String(el);
+  if (el.id) return '#' + el.id;
+  const parts = [];
+  for (let e = el; e && e.nodeType === 1 && parts.length < 4; e = e.parentElement) {
+    let part = e.localName;
+    const testid = e.getAttribute('data-testid');
+    if (testid) { parts.unshift(part + '[data-testid="' + testid + '"]'); break; }
+    const same = e.parentElement ? [...e.parentElement.children].filter(c => c.localName === e.localName) : [];
+    if (same.length > 1) part += ':nth-of-type(' + (same.indexOf(e) + 1) + ')';
+    parts.unshift(part);
+  }
+  return parts.join(' > ');
+};
+const visible = (el) => {
+  const s = getComputedStyle(el); const r = el.getBoundingClientRect();
+  return s.visibility !== 'hidden' && s.display !== 'none' && r.width > 0 && r.height > 0;
+};
+const hasText = (el) => [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+"""
+
+# 1.4.4 and 1.4.12: a text element whose own box or an ancestor with overflow hidden/clip cuts its text off.
+CLIPPED_TEXT_JS = _PATH_JS + """
+() => {
+  const out = [];
+  for (const el of document.body ? document.body.querySelectorAll('*') : []) {
+    if (!hasText(el) || !visible(el)) continue;
+    for (let box = el; box && box !== document.body; box = box.parentElement) {
+      const s = getComputedStyle(box);
+      if (box.clientWidth <= 1 || box.clientHeight <= 1) break;  // visually hidden on purpose, for screen readers
+      const clips = (v) => v === 'hidden' || v === 'clip';
+      if ((clips(s.overflowX) && box.scrollWidth > box.clientWidth + 1) ||
+          (clips(s.overflowY) && box.scrollHeight > box.clientHeight + 1)) { out.push(pathOf(el)); break; }
+    }
+  }
+  return out;
+}
+"""
+
+# Text at 200 %: every element's font size doubled from its computed size (what browser text zoom does).
+DOUBLE_TEXT_JS = """
+() => {
+  const all = [document.documentElement, ...document.querySelectorAll('body, body *')];
+  const sizes = all.map(el => parseFloat(getComputedStyle(el).fontSize));
+  all.forEach((el, i) => el.style.setProperty('font-size', (sizes[i] * 2) + 'px', 'important'));
+}
+"""
+
+# The text-spacing bookmarklet of WCAG 1.4.12: what a user's style sheet may set.
+TEXT_SPACING_CSS = ("* { line-height: 1.5 !important; letter-spacing: 0.12em !important; "
+                    "word-spacing: 0.16em !important; } p { margin-bottom: 2em !important; }")
+
+# 1.4.12: spacing set !important in a style attribute below WCAG's values cannot be overridden by the user.
+IMPORTANT_SPACING_JS = _PATH_JS + """
+() => {
+  const out = [];
+  for (const el of document.querySelectorAll('[style]')) {
+    if (!visible(el) || !el.textContent.trim()) continue;
+    const st = el.style; const s = getComputedStyle(el); const font = parseFloat(s.fontSize);
+    const wrapped = el.getClientRects().length > 1 || el.scrollHeight > font * 2.2;
+    const low = (prop, factor) => {
+      if (st.getPropertyPriority(prop) !== 'important') return false;
+      const value = s.getPropertyValue(prop);
+      if (prop === 'line-height' && value === 'normal') return wrapped;
+      return parseFloat(value) < factor * font - 0.01 && (prop !== 'line-height' || wrapped);
+    };
+    for (const [prop, factor] of [['letter-spacing', 0.12], ['word-spacing', 0.16], ['line-height', 1.5]]) {
+      if (low(prop, factor)) out.push([prop, pathOf(el)]);
+    }
+  }
+  return out;
+}
+"""
+
+# 1.4.10: at 320 CSS px the page scrolls only vertically.
+HORIZONTAL_SCROLL_JS = """
+() => {
+  const root = document.scrollingElement || document.documentElement;
+  const width = root.scrollWidth;
+  return width > window.innerWidth + 1 ? [`sidan är ${width} px bred vid ${window.innerWidth} px`] : [];
+}
+"""
+
+# The elements a keyboard user must reach: native controls, ARIA widgets that are not part of a composite (those
+# take one tab stop for the whole group) and whatever the page put in the tab order; and how each looks unfocused.
+TABBABLES_JS = _PATH_JS + """
+() => {
+  const sel = 'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex^="-"]), '
+    + '[contenteditable=""], [contenteditable=true], [role=button], [role=link], [role=checkbox], [role=switch], '
+    + '[role=slider], [role=textbox], [role=combobox]';
+  const radios = new Set();  // a radio group is one tab stop: the checked radio, else the first
+  const items = [...document.querySelectorAll(sel)].filter(el => visible(el) && !el.disabled
+      && !el.closest('[inert], [aria-hidden=true]')).filter(el => {
+    if (el.type !== 'radio' || !el.name) return true;
+    const key = (el.form ? 'f' : 'd') + el.name;
+    if (radios.has(key)) return false;
+    const group = [...(el.form || document).querySelectorAll('input[type=radio]')].filter(r => r.name === el.name);
+    const stop = group.find(r => r.checked) || group[0];
+    if (stop !== el) return false;
+    radios.add(key); return true;
+  });
+  items.forEach((el, i) => el.setAttribute('data-a11y-tab', String(i)));
+  return items.map(pathOf);
+}
+"""
+FOCUS_STYLE_JS = """
+(el) => {
+  const s = getComputedStyle(el);
+  const own = ['outline-style', 'outline-width', 'outline-color', 'box-shadow', 'border-top-color',
+    'border-bottom-color', 'border-top-width', 'border-bottom-width', 'background-color', 'color',
+    'text-decoration-line']
+    .map(p => s.getPropertyValue(p)).join('|');
+  const before = getComputedStyle(el, '::before'); const after = getComputedStyle(el, '::after');
+  return own + '|' + [before, after].map(p => p.content + p.outline + p.boxShadow + p.backgroundColor).join('|');
+}
+"""
+ACTIVE_JS = """
+() => {
+  let el = document.activeElement;
+  while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+  if (!el || el === document.body || el === document.documentElement) return null;
+  return el.getAttribute('data-a11y-tab') ?? ('x:' + (el.id || el.localName));
+}
+"""
+
+# 1.3.4: an element turned 90 degrees in one orientation and not in the other locks the orientation.
+ROTATIONS_JS = """
+() => [...document.querySelectorAll('html, body, body *')].map(el => {
+  const t = getComputedStyle(el).transform;
+  if (!t || t === 'none') return 0;
+  const m = t.match(/matrix\\(([^)]+)\\)/); if (!m) return 0;
+  const [a, b] = m[1].split(',').map(Number);
+  return Math.round(Math.atan2(b, a) * 180 / Math.PI);
+})
+"""
+
+
+@dataclass
+class KeyboardWalk:
+    """What pressing Tab through a page showed: the elements reached, those without a visible focus, a trap."""
+
+    tabbables: list[str]
+    reached: set[int] = field(default_factory=set)
+    invisible_focus: list[str] = field(default_factory=list)
+    trapped_at: str | None = None
+
+    @property
+    def unreached(self) -> list[str]:
+        return [path for i, path in enumerate(self.tabbables) if i not in self.reached]
+
+
+def keyboard_walk(page: Any, *, limit: int = 200, settle_ms: int = 0) -> KeyboardWalk:
+    """Tab from the top through the page: reach (2.1.1), visible focus (2.4.7) and no trap (2.1.2).
+
+    Focus is trapped when Tab brings it back to an element it already passed without leaving the page, and
+    Shift+Tab cannot get it out either. ``settle_ms`` waits after each key for scripts that move focus late."""
+    tabbables = page.evaluate(TABBABLES_JS)
+    walk = KeyboardWalk(tabbables=tabbables)
+    unfocused = [page.locator(f'[data-a11y-tab="{i}"]').evaluate(FOCUS_STYLE_JS) for i in range(len(tabbables))]
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.focus(); }")
+    # The indicator may be another element (a marker beside a link): then the page looks different with focus.
+    baseline = _screenshot(page) if tabbables else b""
+    seen: list[str] = []
+    for _ in range(min(limit, 3 * len(tabbables) + 6)):
+        page.keyboard.press("Tab")
+        if settle_ms:
+            page.wait_for_timeout(settle_ms)
+        active = page.evaluate(ACTIVE_JS)
+        if active is None:
+            break  # back to the document: focus can leave
+        if active.isdigit():
+            index = int(active)
+            if index not in walk.reached:
+                walk.reached.add(index)
+                focused = page.locator(f'[data-a11y-tab="{index}"]').evaluate(FOCUS_STYLE_JS)
+                if focused == unfocused[index] and _screenshot(page) == baseline:
+                    walk.invisible_focus.append(tabbables[index])
+        # A date field takes several Tabs (day, month, year) on one element: a return after others counts, or
+        # staying on one element for more Tabs than any field has parts.
+        stuck = len(seen) >= 6 and all(a == active for a in seen[-6:])
+        if stuck or (seen and active != seen[-1] and active in seen):
+            if _is_trap(page, len(tabbables), settle_ms) and not _escapable(page, len(tabbables), settle_ms):
+                walk.trapped_at = tabbables[int(active)] if active.isdigit() else active
+            break
+        seen.append(active)
+    return walk
+
+
+def _screenshot(page: Any) -> bytes:
+    return page.screenshot(full_page=True, animations="disabled", caret="hide")
+
+
+_KEY_HINT = re.compile(r"\b(Ctrl|Control|Alt|Shift)\s*\+\s*([A-Za-z0-9])\b")
+
+
+def _escapable(page: Any, count: int, settle_ms: int) -> bool:
+    """WCAG 2.1.2 allows a non-standard way out when the page tells the user: Escape, or a key the text names."""
+    text = page.evaluate("() => document.body ? document.body.innerText : ''")
+    keys = ["Escape", *(f"{'Control' if m[0] == 'Ctrl' else m[0]}+{m[1]}" for m in _KEY_HINT.findall(text))]
+    for key in dict.fromkeys(keys):
+        page.keyboard.press(key)
+        if not _is_trap(page, count, settle_ms, key="Tab"):
+            return True
+    return False
+
+
+def _is_trap(page: Any, count: int, settle_ms: int, *, key: str = "Shift+Tab") -> bool:
+    """Going backwards, every page lets focus reach the document within a few more steps than it has stops."""
+    for _ in range(3 * count + 6):
+        page.keyboard.press(key)
+        if settle_ms:
+            page.wait_for_timeout(settle_ms)
+        if page.evaluate(ACTIVE_JS) is None:
+            return False
+    return True
+
+
+def page_checks(page: Any, *, viewport: Mapping[str, int], known: Iterable[str] | None = None,
+                expected_lang: str | None = "sv", settle_ms: int = 0) -> list[Finding]:
+    """The checks axe does not make, on the page as loaded: it is reloaded after the checks that restyle it."""
+    known = list(known) if known is not None else None
+    out: list[Finding] = []
+    lang = page.evaluate("() => document.documentElement.getAttribute('lang') || ''")
+    if expected_lang and lang.split("-")[0].lower() != expected_lang:
+        out.append(finding("page-language", f'sidans språk är "{lang}", inte "{expected_lang}"', ["3.1.1"],
+                           ["html"], known=known))
+    if not page.title().strip():
+        out.append(finding("page-title", "sidan saknar titel", ["2.4.2"], ["title"], known=known))
+
+    walk = keyboard_walk(page, settle_ms=settle_ms)
+    if walk.trapped_at:
+        out.append(finding("keyboard-trap", "tangentbordsfokus fastnar", ["2.1.2"], [walk.trapped_at], known=known))
+    elif walk.unreached:
+        out.append(finding("keyboard-reach", "element nås inte med tangentbordet", ["2.1.1"], walk.unreached,
+                           known=known))
+    if walk.invisible_focus:
+        out.append(finding("focus-visible", "fokus syns inte", ["2.4.7"], walk.invisible_focus, known=known))
+
+    page.set_viewport_size({"width": 320, "height": 256})
+    wide = page.evaluate(HORIZONTAL_SCROLL_JS)
+    if wide:
+        out.append(finding("reflow", "innehållet kräver vågrät rullning vid 320 CSS px", ["1.4.10"], wide,
+                           known=known))
+    page.set_viewport_size(dict(viewport))
+
+    important = page.evaluate(IMPORTANT_SPACING_JS)
+    for prop in dict.fromkeys(prop for prop, _ in important):
+        out.append(finding(prop, f"{prop} låst med !important under WCAG:s värde", ["1.4.12"],
+                           [path for p, path in important if p == prop], known=known))
+    page.evaluate(DOUBLE_TEXT_JS)
+    clipped = page.evaluate(CLIPPED_TEXT_JS)
+    if clipped:
+        out.append(finding("text-resize", "text klipps vid 200 % textstorlek", ["1.4.4"], clipped, known=known))
+    page.reload()
+    return out
+
+
+def orientation_locked(page: Any) -> bool:
+    """True when an element is turned a quarter in one orientation relative to the other (1.3.4)."""
+    page.set_viewport_size({"width": 800, "height": 400})
+    landscape = page.evaluate(ROTATIONS_JS)
+    page.set_viewport_size({"width": 400, "height": 800})
+    portrait = page.evaluate(ROTATIONS_JS)
+    return any(abs(abs(a - b) % 180 - 90) < 5 for a, b in zip(landscape, portrait, strict=False))
+
+
+def duplicate_titles(titles: Mapping[str, str]) -> dict[str, list[str]]:
+    """2.4.2: the pages (by URL) that share a title with another page."""
+    by_title: dict[str, list[str]] = {}
+    for url, title in titles.items():
+        by_title.setdefault(title.strip(), []).append(url)
+    return {title: sorted(urls) for title, urls in by_title.items() if len(urls) > 1}
+
+
+# --- crawling ---------------------------------------------------------------------------------------------------------
+_ID_SEGMENT = re.compile(r"^(?:\d+|[0-9a-f]{8}-[0-9a-f-]{27,}|[0-9A-Za-z_-]{20,})$")
+# Links that change state or leave the page's HTML: never followed by a crawler that must not act for the user.
+SKIP_PATHS = re.compile(r"/(logout|download|export\.json|erase|delete|withdraw|cancel)(/|$|\?)|\.(json|pdf|svg|png)$")
+
+
+def page_pattern(url: str) -> str:
+    """The URL's path with ids replaced, so one message stands for every message (``/inbox/{id}``)."""
+    path = urlsplit(url).path
+    return "/".join("{id}" if _ID_SEGMENT.match(part) else part for part in path.split("/"))
+
+
+def crawl(page: Any, start: str, *, limit: int = 60, skip: re.Pattern[str] = SKIP_PATHS) -> dict[str, str]:
+    """Every page reachable by links from ``start`` on its origin, one per URL pattern: {pattern: url}."""
+    origin = urlsplit(start)[:2]
+    queue, found = [start], {}
+    while queue and len(found) < limit:
+        url = queue.pop(0)
+        pattern = page_pattern(url)
+        if pattern in found:
+            continue
+        response = page.goto(url)
+        if response is None or "text/html" not in (response.headers.get("content-type") or ""):
+            continue
+        if urlsplit(page.url)[:2] != origin:
+            continue  # handed to another site (1177.se for a region that has not joined): not ours to audit
+        landed = page_pattern(page.url)  # a redirect lands on a page that may be known already
+        if landed in found:
+            continue
+        found[landed] = page.url
+        for href in page.eval_on_selector_all("a[href]", "els => els.map(a => a.getAttribute('href'))"):
+            target = urldefrag(urljoin(page.url, href))[0]
+            if urlsplit(target)[:2] == origin and not skip.search(urlsplit(target).path):
+                if page_pattern(target) not in found:
+                    queue.append(target)
+    return found
+
+
+# --- the manual-check register ----------------------------------------------------------------------------------------
+MANUAL_FIELDS = {"criterion": str, "title": str, "who": str, "when": dt.date, "result": str, "evidence": str,
+                 "expiry": dt.date, "note": str}
+MANUAL_RESULTS = ("godkänd", "underkänd", "ej tillämplig")
+
+
+class RegisterError(ValueError):
+    """A manual-check register that cannot be used; the message names the file, the line and the key."""
+
+
+@dataclass(frozen=True)
+class ManualCheck:
+    criterion: str
+    title: str
+    who: str
+    when: dt.date
+    result: str
+    evidence: str
+    expiry: dt.date
+    note: str = ""
+    line: int = 0
+
+    def expired(self, today: dt.date) -> bool:
+        return self.expiry < today
+
+
+def load_manual_checks(path: Path = MANUAL_CHECKS, *, known: Iterable[str] | None = None) -> list[ManualCheck]:
+    """The register of manual checks: criterion (a WCAG requirement ID), who, when, result, evidence, expiry."""
+    try:
+        display = str(path.relative_to(ROOT))
+    except ValueError:
+        display = str(path)
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = f", line {exc.problem_mark.line + 1}" if exc.problem_mark else ""
+        raise RegisterError(f"{display}{line}: not valid YAML: {exc.problem}") from None
+    top = {k.value: v for k, v in root.value} if isinstance(root, yaml.MappingNode) else {}
+    items = top.get("checks")
+    if not isinstance(items, yaml.SequenceNode):
+        raise RegisterError(f"{display}: expected a mapping with a 'checks' list")
+    known = set(known) if known is not None else None
+    checks = []
+    for item in items.value:
+        line = item.start_mark.line + 1
+        if not isinstance(item, yaml.MappingNode):
+            raise RegisterError(f"{display}, line {line}: each check must be a mapping")
+        values = {}
+        for key, node in item.value:
+            where = f"{display}, line {key.start_mark.line + 1}"
+            if key.value not in MANUAL_FIELDS:
+                raise RegisterError(f"{where}: unknown key {key.value!r}; keys: {', '.join(MANUAL_FIELDS)}")
+            value = yaml.safe_load(yaml.serialize(node))
+            if not isinstance(value, MANUAL_FIELDS[key.value]):
+                kind = "a date (YYYY-MM-DD)" if MANUAL_FIELDS[key.value] is dt.date else "text"
+                raise RegisterError(f"{where}: {key.value!r} must be {kind}")
+            values[key.value] = value
+        missing = [k for k in MANUAL_FIELDS if k != "note" and k not in values]
+        if missing:
+            raise RegisterError(f"{display}, line {line}: missing {', '.join(missing)}")
+        if values["result"] not in MANUAL_RESULTS:
+            raise RegisterError(f"{display}, line {line}: result must be one of {', '.join(MANUAL_RESULTS)}")
+        if not re.match(r"^https://\S+$", values["evidence"]):
+            raise RegisterError(f"{display}, line {line}: evidence must be an https link")
+        if known is not None and values["criterion"] not in known:
+            raise RegisterError(f"{display}, line {line}: criterion {values['criterion']!r} is not in the catalogue")
+        if values["expiry"] < values["when"]:
+            raise RegisterError(f"{display}, line {line}: expiry is before the check was made")
+        checks.append(ManualCheck(**values, line=line))
+    return checks
+
+
+# --- the accessibility statement (tillgänglighetsredogörelse) --------------------------------------------------------
+@dataclass(frozen=True)
+class Gap:
+    """Content that is not accessible: the criterion, what fails, where, and how it was found."""
+
+    criterion: str
+    title: str
+    what: str
+    where: tuple[str, ...]
+    how: str
+
+
+STATUS_TEXT = {"helt": "helt förenlig", "delvis": "delvis förenlig", "inte": "inte förenlig"}
+
+
+@dataclass
+class Statement:
+    """The draft statement with Digg's required parts (MDFFS 6 §), built from a run's findings."""
+
+    actor: str
+    service: str
+    evaluated: dt.date
+    method: str
+    feedback: str
+    gaps: list[Gap]
+    expired: list[ManualCheck]
+    pending: list[str]
+    axe: str
+    coverage: str
+    complaint_url: str = DIGG_COMPLAINT_URL
+
+    @property
+    def status(self) -> str:
+        """Helt only with no gap and every manual check current; inte when half the criteria or more fail."""
+        failing = {g.criterion for g in self.gaps}
+        if len(failing) >= 25:
+            return "inte"
+        return "delvis" if failing or self.expired or self.pending else "helt"
+
+    @property
+    def status_text(self) -> str:
+        return STATUS_TEXT[self.status]
+
+    def render(self, fmt: str) -> str:
+        import jinja2
+
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                                 autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",)),
+                                 undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        return env.get_template(f"statement.{fmt}.j2").render(s=self)
+
+    def write(self, folder: Path) -> list[Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for fmt, name in (("md", "tillganglighetsredogorelse.md"), ("html", "tillganglighetsredogorelse.html")):
+            path = folder / name
+            path.write_text(self.render(fmt), encoding="utf-8")
+            paths.append(path)
+        return paths
+
+
+def build_statement(findings: Iterable[tuple[str, Finding]], checks: Sequence[ManualCheck],
+                    catalogue: Mapping[str, Any], *, today: dt.date, axe: str, coverage: str,
+                    actor: str = "Inera AB på uppdrag av Sveriges regioner", service: str = "1177-appen och dess "
+                    "webbtjänster", feedback: str = "Kontakta oss via 1177.se/kontakt eller 0771-11 77 00 om "
+                    "du hittar brister eller behöver innehåll i annat format.") -> Statement:
+    """Gaps per criterion from the failing findings (with the pages they were seen on) and the manual checks."""
+    by_criterion: dict[str, dict[str, Any]] = {}
+    for where, item in findings:
+        if not item.fails:
+            continue
+        for criterion in item.criteria or ("",):
+            entry = by_criterion.setdefault(criterion, {"what": [], "where": []})
+            if item.description not in entry["what"]:
+                entry["what"].append(item.description)
+            if where not in entry["where"]:
+                entry["where"].append(where)
+    gaps = [Gap(criterion=c, title=_title(catalogue, c), what="; ".join(e["what"]), where=tuple(e["where"]),
+                how="automatisk granskning") for c, e in sorted(by_criterion.items())]
+    current = [c for c in checks if not c.expired(today)]
+    for check in current:
+        if check.result == "underkänd":
+            criterion = check.criterion.removeprefix("WCAG-").replace("-", ".")
+            gaps.append(Gap(criterion=criterion, title=check.title, what=check.note or check.title, where=(),
+                            how=f"manuell granskning {check.when.isoformat()}"))
+    checked = {c.criterion for c in current}
+    pending = sorted((req_id.removeprefix("WCAG-").replace("-", ".") for req_id, req in catalogue.items()
+                      if req_id.startswith("WCAG-") and getattr(req, "verification", "") in ("manual", "mixed")
+                      and req_id not in checked), key=lambda c: tuple(map(int, c.split("."))))
+    return Statement(actor=actor, service=service, evaluated=today,
+                     method=f"Självskattning: automatisk granskning med {axe} och webbläsarkontroller ({coverage}), "
+                            "kompletterad med manuell granskning enligt registret över manuella kontroller.",
+                     feedback=feedback, gaps=gaps, expired=[c for c in checks if c.expired(today)], pending=pending,
+                     axe=axe, coverage=coverage)
+
+
+def _title(catalogue: Mapping[str, Any], criterion: str) -> str:
+    req = catalogue.get(requirement_id(criterion)) if criterion else None
+    return getattr(req, "title", "") if req is not None else "utanför WCAG 2.1 AA"
