@@ -11,6 +11,7 @@ acted for a child and got their own data, or erased their own settings, is the d
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ PROBLEM_JSON = "application/problem+json"
 HEADER = "x-acting-for"
 VARIANTS = ("child under 13", "child 13-17", "stranger")
 SHARED = {"care_unit", "region"}
+BULK_WAIT_S = 60  # a one-patient bulk send ends in well under a second; this only bounds a hung job
 # Journalen (and the log data of PDL 8 kap.) is never open to an ombud, even for a child under 13 (BR-PROXY-1,
 # PDL 5 kap. 5 §): an operation of this kind may declare the header only to refuse it with a clear reason.
 NEVER_AS_OMBUD = {"GET /journal"}
@@ -202,7 +204,21 @@ class Caller:
         bulk = self.staff.post("/bulk-sends", json={"patient_ids": [refs["patient_id"]], "subject": "Påminnelse",
                                                     "body": "Hej!"})
         assert bulk.status_code == 202, bulk.text
-        return {**refs, "staff_message_id": sent.json()["id"], "job_id": bulk.json()["job_id"]}
+        job_id = bulk.json()["job_id"]
+        self._wait_for_bulk(job_id)
+        return {**refs, "staff_message_id": sent.json()["id"], "job_id": job_id}
+
+    def _wait_for_bulk(self, job_id: str) -> None:
+        """The bulk send writes the guardian's message in the background: let it finish before any snapshot, or
+        its message lands between 'before' and 'after' and reads as a change the refused request made."""
+        deadline = time.monotonic() + BULK_WAIT_S
+        while True:
+            state = self.staff.get(f"/bulk-sends/{job_id}").json()["state"]
+            if state != "running":
+                assert state == "done", f"setup: the bulk send ended {state}"
+                return
+            assert time.monotonic() < deadline, f"setup: the bulk send still runs after {BULK_WAIT_S} s"
+            time.sleep(0.05)
 
     def child_refs(self) -> dict[str, str]:
         """Ids of the young child's resources, read as their ombud."""
