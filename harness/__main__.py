@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from . import evidence
-from .masking import _JWT, _PNR, looks_like_personnummer
+from .masking import _JWT, _PNR, is_personnummer
 from .report import ReportError, behaviours_tree, build_allure_report
 from .requirements import load_catalogue
 
@@ -23,7 +23,7 @@ def scan(run_dir: Path) -> list[str]:
             continue
         text = path.read_bytes().decode("utf-8", errors="replace")
         for match in _PNR.finditer(text):
-            if looks_like_personnummer(match["date"], match["tail"]):
+            if is_personnummer(match):
                 found.append(f"{path.relative_to(run_dir)}: personnummer-like value at offset {match.start()}")
         for pattern, what in ((_JWT, "JWT"), (bearer, "bearer token")):
             for match in pattern.finditer(text):

@@ -66,6 +66,24 @@ def test_readable_values_stay_readable() -> None:
     assert mask('WWW-Authenticate: Bearer realm="1177"') == 'WWW-Authenticate: Bearer realm="1177"'
 
 
+def test_hex_ids_that_hold_a_personnummer_shaped_run_stay_readable(tmp_path: Path) -> None:
+    """An Allure history id or attachment name is a hex digest; some hold ten or twelve digits that pass the date and
+    check-digit test by chance (the leak scan of a clean release once failed on one)."""
+    from harness.__main__ import scan
+
+    digits = NUMBER.replace("-", "")
+    ids = [f"ab{digits}cdef0123456789ab", f"{digits[:8]}-{digits[8:]}-4a1b-9c2d-0123456789ab", f"f00d{digits[2:]}beef"]
+    text = json.dumps({"historyId": ids[0], "uuid": ids[1], "source": f"{ids[2]}-attachment.json"})
+    assert mask(text) == text
+    (tmp_path / "test-results.json").write_text(text, encoding="utf-8")
+    assert scan(tmp_path) == []
+    (tmp_path / "summary.json").write_text(f'{{"name": "{NUMBER}"}}', encoding="utf-8")
+    assert scan(tmp_path) == ["summary.json: personnummer-like value at offset 10"]
+    for form in (digits, NUMBER, digits[2:]):
+        for text in (f"pnr{form}", f"x {form}g", f"id:{form}", f"{form}-cafe"):
+            assert form not in mask(text), f"{text}: a personnummer next to hex letters is still one"
+
+
 def test_headers_and_data_structures() -> None:
     headers = dict(mask_headers({"Authorization": f"Bearer {JWT}", "Cookie": "sid=abc", "Accept": "text/html"}))
     assert headers == {"Authorization": "Bearer [masked]", "Cookie": "[masked]", "Accept": "text/html"}
