@@ -28,9 +28,18 @@ CHILD_GROUPS = ("under-13", "13-17")
 
 TOP_KEYS = {
     "name": str, "description": str, "kind": str, "sensitive": bool, "urls": dict, "embedded": dict,
-    "credentials": dict, "persons": dict, "staff": dict, "user_agent": str,
+    "credentials": dict, "persons": dict, "staff": dict, "user_agent": str, "a11y": dict,
 }
 EMBEDDED_KEYS = {"test_mode": bool, "faults": list, "start_timeout": (int, float), "joined_regions": int}
+
+
+# What the accessibility layer audits (the [a11y] table): states and the browser steps of the target's own pages.
+A11Y_KEYS = {"states": list, "login": list, "skip": str}
+STATE_KEYS = {"name": str, "person": str, "entries": list, "crawl": bool, "steps": list}
+# A step is one action: its key names the action and holds its URL, selector or URL pattern; some take a value.
+STEP_ACTIONS = {"goto": (), "fill": ("value",), "click": (), "check": (), "press": ("key",), "wait_for": (),
+                "wait_for_url": ()}
+PLACEHOLDERS = frozenset({"web", "login", "personnummer"})
 
 
 class TargetError(ValueError):
@@ -74,6 +83,44 @@ class StaffSpec:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One browser action of a target's pages: ``goto`` a URL or path, ``fill`` a selector with ``value``,
+    ``click``/``check``/``wait_for`` a selector, ``press`` ``key`` in a selector, ``wait_for_url`` a glob.
+    ``{web}``, ``{login}`` and ``{personnummer}`` are filled in at run time; a path is relative to urls.web."""
+
+    action: str
+    target: str
+    value: str | None = None
+    line: int | None = None
+
+    def describe(self) -> str:
+        """The step as a reader sees it; the value is never shown (it may be a personnummer)."""
+        return f"{self.action} {self.target}" + (" <value>" if self.value is not None else "")
+
+
+@dataclass(frozen=True)
+class AuditState:
+    """Who is logged in (a role of [persons], or nobody), the steps after logging in (e.g. choosing to act for a
+    child), where the audit starts, and whether its pages are found by following links from there."""
+
+    name: str
+    person: str | None
+    entries: tuple[str, ...]
+    crawl: bool = True
+    steps: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuditPlan:
+    """The [a11y] table: the states to audit and the steps of the login page (none: the reference system's own
+    login page, which the harness knows)."""
+
+    states: tuple[AuditState, ...] = ()
+    login: tuple[Step, ...] = ()
+    skip: str | None = None  # a regular expression of paths the crawl never follows (log-out links)
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     path: Path
@@ -86,6 +133,7 @@ class Target:
     persons: dict[str, PersonSpec] = field(default_factory=dict)
     staff: dict[str, StaffSpec] = field(default_factory=dict)
     user_agent: str = "1177-appen/3.2.0 (ios)"
+    a11y: AuditPlan = field(default_factory=AuditPlan)
 
     @property
     def is_embedded(self) -> bool:
@@ -164,10 +212,13 @@ class _Loader:
         except ValueError:
             self.display = str(path)
 
+    def where(self, key: tuple[str, ...], line: int | None = None, name: str | None = None) -> str:
+        """``file, line N: key 'a.b'``: the place an error names."""
+        line = line or key_line(self.text, key)
+        return f"{self.display}{f', line {line}' if line else ''}: key {name or '.'.join(key)!r}"
+
     def error(self, key: tuple[str, ...], message: str) -> TargetError:
-        line = key_line(self.text, key)
-        where = f", line {line}" if line else ""
-        return TargetError(f"{self.display}{where}: key {'.'.join(key)!r}: {message}")
+        return TargetError(f"{self.where(key)}: {message}")
 
     def check_type(self, key: tuple[str, ...], value: Any, expected: Any) -> None:
         if expected is str and isinstance(value, dict) and set(value) == {"env"}:
@@ -273,10 +324,133 @@ def load_target(path: Path) -> Target:
         staff[label] = StaffSpec(name=label, hsa_id=ld.secret_or_str((*key, "hsa_id"), spec["hsa_id"]),
                                  care_unit=care_unit)
 
+    audit = _audit_plan(ld, data.get("a11y", {}), persons if kind == "remote" else None)
     return Target(name=name, path=path, kind=kind, sensitive=data.get("sensitive", kind == "remote"),
                   description=data.get("description", ""), urls=dict(urls), embedded=dict(embedded),
                   credentials=credentials, persons=persons, staff=staff,
-                  user_agent=data.get("user_agent", "1177-appen/3.2.0 (ios)"))
+                  user_agent=data.get("user_agent", "1177-appen/3.2.0 (ios)"), a11y=audit)
+
+
+def _item_line(text: str, table: tuple[str, ...], index: int, key: str | None = None) -> int | None:
+    """The line of the ``index``-th ``[[table]]`` (or of ``key`` inside it)."""
+    seen, inside = -1, False
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            inside = tuple(_split_key(header.group(1))) == table and line.lstrip().startswith("[[")
+            seen += inside
+            if inside and seen == index and key is None:
+                return number
+            continue
+        assign = _ASSIGN.match(line)
+        if inside and seen == index and assign and _split_key(assign.group(1))[0] == key:
+            return number
+    return None
+
+
+_INLINE_TABLE = re.compile(r"(?:^|[\[,])\s*\{")  # an inline table's brace, not a placeholder's inside a string
+
+
+def _step_lines(text: str, first: int | None, count: int) -> list[int | None]:
+    """The line of each of an array's ``count`` inline tables, the array starting on line ``first``."""
+    if first is None:
+        return [None] * count
+    lines: list[int | None] = []
+    for number, line in enumerate(text.splitlines()[first - 1:], start=first):
+        lines += [number] * len(_INLINE_TABLE.findall(line))
+        if len(lines) >= count:
+            break
+    return (lines + [first] * count)[:count]
+
+
+def _audit_plan(ld: _Loader, table: Any, remote_persons: dict[str, PersonSpec] | None) -> AuditPlan:
+    """The [a11y] table; ``remote_persons`` (a remote target's [persons]) is what its states may log in as."""
+    ld.check_type(("a11y",), table, dict)
+    ld.unknown(("a11y",), table, A11Y_KEYS)
+    for key, expected in A11Y_KEYS.items():
+        if key in table:
+            ld.check_type(("a11y", key), table[key], expected)
+    skip = table.get("skip")
+    if skip is not None:
+        try:
+            re.compile(skip)
+        except re.error as exc:
+            raise ld.error(("a11y", "skip"), f"not a regular expression: {exc}") from None
+    login_line = key_line(ld.text, ("a11y", "login"))
+    login = tuple(_step(ld, "a11y.login", i, item, at)
+                  for (i, item), at in zip(enumerate(table.get("login", [])),
+                                           _step_lines(ld.text, login_line, len(table.get("login", []))),
+                                           strict=True))
+    states: list[AuditState] = []
+    for i, item in enumerate(table.get("states", [])):
+        line = _item_line(ld.text, ("a11y", "states"), i)
+
+        def fail(key: str | None, message: str, *, index: int = i, at: int | None = line) -> TargetError:
+            where = (_item_line(ld.text, ("a11y", "states"), index, key) if key else None) or at
+            name = f"a11y.states[{index}]" + (f".{key}" if key else "")
+            return TargetError(f"{ld.where((), where, name)}: {message}")
+
+        if not isinstance(item, dict):
+            raise fail(None, "expected a table ([[a11y.states]])")
+        for key in item:
+            if key not in STATE_KEYS:
+                raise fail(key, f"unknown key; known keys: {', '.join(sorted(STATE_KEYS))}")
+        for key, expected in STATE_KEYS.items():
+            if key in item and not isinstance(item[key], expected):
+                raise fail(key, f"expected {_type_name(expected)}, got {_type_name(type(item[key]))}")
+        name = item.get("name", "")
+        if not re.fullmatch(r"[a-zåäö0-9-]+", name):
+            raise fail("name", "expected a short name of lower-case letters, digits and '-'")
+        if name in {s.name for s in states}:
+            raise fail("name", f"the state {name!r} is named twice")
+        person = item.get("person")
+        if person is not None and person not in PERSON_ROLES:
+            raise fail("person", f"unknown role {person!r}; roles: {', '.join(PERSON_ROLES)}")
+        if person is not None and remote_persons is not None and person not in remote_persons:
+            raise fail("person", f"no test person of role {person!r}: add [persons.{person}]")
+        if person is not None and remote_persons is not None and not login:
+            raise fail("person", "a logged-in state on a remote target needs the login page's steps in a11y.login")
+        entries = item.get("entries", [])
+        if not entries or not all(isinstance(e, str) and re.match(r"^(/|https?://)", e) for e in entries):
+            raise fail("entries", "expected an array of paths (starting with /) or http(s) URLs")
+        steps_line = _item_line(ld.text, ("a11y", "states"), i, "steps") or line
+        raw_steps = item.get("steps", [])
+        steps = tuple(_step(ld, f"a11y.states[{i}].steps", n, step, at)
+                      for (n, step), at in zip(enumerate(raw_steps), _step_lines(ld.text, steps_line, len(raw_steps)),
+                                               strict=True))
+        states.append(AuditState(name=name, person=person, entries=tuple(entries), crawl=item.get("crawl", True),
+                                 steps=steps))
+    return AuditPlan(states=tuple(states), login=login, skip=skip)
+
+
+def _step(ld: _Loader, array: str, index: int, item: Any, line: int | None) -> Step:
+    """One step ``{ action = "...", value = "..." }`` of the array named ``array``, written on ``line``."""
+
+    def fail(message: str) -> TargetError:
+        return TargetError(f"{ld.where((), line, array)}, step {index + 1}: {message}")
+
+    if not isinstance(item, dict):
+        raise fail("expected an inline table such as { click = \"button[type=submit]\" }")
+    actions = [k for k in item if k in STEP_ACTIONS]
+    if len(actions) != 1:
+        raise fail(f"expected exactly one action of {', '.join(STEP_ACTIONS)}, got {', '.join(item) or 'none'}")
+    action = actions[0]
+    allowed = {action, *STEP_ACTIONS[action]}
+    extra = sorted(set(item) - allowed)
+    if extra:
+        raise fail(f"{action} takes {', '.join(sorted(allowed))}; unknown: {', '.join(extra)}")
+    for needed in STEP_ACTIONS[action]:
+        if needed not in item:
+            raise fail(f"{action} needs {needed!r}")
+    for k, v in item.items():
+        if not isinstance(v, str) or not v:
+            raise fail(f"{k}: expected a non-empty string")
+        unknown = set(re.findall(r"\{(\w+)\}", v)) - PLACEHOLDERS
+        if unknown:
+            raise fail(f"{k}: unknown placeholder {{{sorted(unknown)[0]}}}; known: "
+                       f"{', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}")
+    value = next((item[k] for k in STEP_ACTIONS[action]), None)
+    return Step(action=action, target=item[action], value=value, line=line)
 
 
 def _person(ld: _Loader, key: tuple[str, ...], role: str, spec: Any, *, child: bool = False) -> PersonSpec:

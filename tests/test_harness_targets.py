@@ -112,3 +112,47 @@ def test_sut_faults_are_checked_against_the_catalogue(harness_dir: pytest.Pytest
     result = harness_dir.runpytest_subprocess("--sut-faults", "idor-message,not-a-fault")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--sut-faults: unknown fault(s): not-a-fault; known faults:*"])
+
+
+A11Y_PERSON = '[persons.adult]\npersonnummer = { env = "X" }\n'
+A11Y_LOGIN = '[a11y]\nlogin = [\n    { goto = "{web}/login" },\n    { fill = "#pnr", value = "{personnummer}" },\n]\n'
+
+
+@pytest.mark.parametrize(("extra", "line_text", "message"), [
+    (A11Y_LOGIN + '[[a11y.states]]\nname = "a"\nentries = ["/"]\n[[a11y.states]]\nname = "b"\nentries = "/"\n',
+     'entries = "/"', "key 'a11y.states[1].entries': expected an array"),
+    (A11Y_LOGIN + '[[a11y.states]]\nname = "inloggad"\nperson = "adult"\nentries = ["/"]\n',
+     'person = "adult"', "no test person of role 'adult': add [persons.adult]"),
+    (A11Y_PERSON + '[[a11y.states]]\nname = "inloggad"\nperson = "adult"\nentries = ["/"]\n',
+     'person = "adult"', "needs the login page's steps in a11y.login"),
+    (A11Y_PERSON + '[a11y]\nlogin = [\n    { goto = "/" },\n    { fill = "#pnr" },\n]\n',
+     '    { fill = "#pnr" },', "key 'a11y.login', step 2: fill needs 'value'"),
+    (A11Y_PERSON + '[a11y]\nlogin = [\n    { goto = "/", click = "a" },\n]\n',
+     '    { goto = "/", click = "a" },', "step 1: expected exactly one action"),
+    (A11Y_PERSON + '[a11y]\nlogin = [\n    { fill = "#pnr", value = "{pnr}" },\n]\n',
+     '    { fill = "#pnr", value = "{pnr}" },', "step 1: value: unknown placeholder {pnr}"),
+    ('[a11y]\nskip = "(unclosed"\n', 'skip = "(unclosed"', "key 'a11y.skip': not a regular expression"),
+    ('[[a11y.states]]\nname = "Utloggad sida"\nentries = ["/"]\n', 'name = "Utloggad sida"',
+     "key 'a11y.states[0].name': expected a short name"),
+    ('[[a11y.states]]\nname = "a"\nentries = ["/"]\nsteps = [\n    { goto = "/x" },\n    { hover = "a" },\n]\n',
+     '    { hover = "a" },', "key 'a11y.states[0].steps', step 2: expected exactly one action"),
+])
+def test_a11y_table_errors_name_key_and_line(tmp_path: Path, extra: str, line_text: str, message: str) -> None:
+    path = write_remote_target(tmp_path / "t.toml", extra=extra)
+    line = path.read_text().splitlines().index(line_text) + 1
+    with pytest.raises(TargetError) as caught:
+        load_target(path)
+    assert f"t.toml, line {line}: " in str(caught.value) and message in str(caught.value), str(caught.value)
+
+
+def test_audit_states_are_data_of_the_target() -> None:
+    local = targets.resolve_target("local").a11y
+    assert [s.name for s in local.states] == ["utloggad", "inloggad", "ombud", "ej-ansluten", "felsidor"]
+    assert not local.login, "the reference system's login page is known to the harness"
+    ombud = local.states[2]
+    assert ombud.person == "guardian" and [s.action for s in ombud.steps] == ["goto", "check", "click", "wait_for"]
+    staging = targets.resolve_target("staging").a11y
+    assert staging.login and all(s.person is None or s.person in targets.resolve_target("staging").persons
+                                 for s in staging.states)
+    fill = next(s for s in staging.login if s.action == "fill")
+    assert fill.value == "{personnummer}" and "<value>" in fill.describe() and "{personnummer}" not in fill.describe()

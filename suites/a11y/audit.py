@@ -1,10 +1,10 @@
-"""What the accessibility layer audits: the states a user can be in, as data, and how findings become evidence."""
+"""What the accessibility layer audits: the states a user can be in (data in the target file's [a11y] table), and
+how findings become evidence."""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import allure
@@ -12,31 +12,22 @@ import pytest
 
 from fixtures.evidence import BROKEN_REQUIREMENTS
 from harness import a11y
+from harness.targets import AuditState
 
 FULL_CRAWL_PROFILES = ("android", "desktop")  # the default sweep: the whole crawl in these, entry pages elsewhere
-ZERO_ID = "00000000-0000-4000-8000-000000000000"  # a message or meeting nobody has: the error page
 
 
-@dataclass(frozen=True)
-class State:
-    """Who is logged in (a role, or nobody), whether as ombud for a child, where the audit starts, and whether
-    the pages are found by following links from there."""
+def states(config: pytest.Config) -> list[AuditState]:
+    """The states to audit: the target file's [a11y] table (targets/local.toml for the reference system)."""
+    from fixtures.target import choice
 
-    name: str
-    role: str | None
-    entries: tuple[str, ...]
-    crawl: bool = True
-    acting_for_child: bool = False
+    return list(choice(config).target.a11y.states)
 
 
-STATES = {s.name: s for s in (
-    # The login page lists test persons as links that log in: crawling it would leave the state, so no crawl.
-    State("utloggad", None, ("/", "/logged-out", "/finns-inte"), crawl=False),
-    State("inloggad", "adult", ("/",)),
-    State("ombud", "guardian", ("/",), acting_for_child=True),
-    State("ej-ansluten", "adult-not-joined", ("/",)),
-    State("felsidor", "adult", ("/finns-inte", f"/inbox/{ZERO_ID}", f"/video/{ZERO_ID}"), crawl=False),
-)}
+def smoke_state(config: pytest.Config) -> AuditState | None:
+    """The state of the quick dark-mode check: the first logged-in state, else the first state."""
+    found = states(config)
+    return next((s for s in found if s.person is not None), found[0] if found else None)
 
 
 def record(request: pytest.FixtureRequest, kind: str, where: str, findings: list[a11y.Finding],

@@ -1,7 +1,8 @@
 """The accessibility layer's glue: the states a user can be in, the pages of each, the audit policy, the evidence.
 
-A state is who is logged in and how (data in ``STATES``); its pages are found by crawling from its entry pages.
-Each test writes its findings
+A state is who is logged in and how (data in the target file's [a11y] table: targets/local.toml for the reference
+system; a real site's file names its pages and the steps of its login page); its pages are found by crawling from
+its entry pages. Each test writes its findings
 to ``<run-dir>/a11y/``; at the end of the run the controller builds the draft tillgänglighetsredogörelse from them
 (``<run-dir>/tillganglighetsredogorelse.md`` and ``.html``).
 
@@ -14,16 +15,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from audit import State
+from audit import states
 
 from harness import a11y
 from harness.identities import Person
+from harness.targets import AuditState, Target
+from harness.web_steps import run_steps
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,6 +36,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="audit every page in every selected profile and both colour schemes (slow)")
     group.addoption("--a11y-fail-on", default="", metavar="TAGS",
                     help="axe tags that fail besides WCAG 2.0/2.1 A and AA, e.g. wcag22aa,best-practice")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``state``: each state of the target's [a11y] table; none is a skip that says where to write them."""
+    if "state" not in metafunc.fixturenames:
+        return
+    found = states(metafunc.config)
+    if found:
+        metafunc.parametrize("state", found, ids=[s.name for s in found])
+        return
+    from fixtures.target import choice
+
+    target = choice(metafunc.config).target
+    metafunc.parametrize("state", [pytest.param(None, marks=pytest.mark.skip(
+        reason=f"target {target.name!r} names no pages to audit: add [[a11y.states]] to {target.display_path}"))],
+        ids=["no-states"])
 
 
 @pytest.fixture(scope="session")
@@ -61,26 +81,32 @@ class Audit:
 
 @pytest.fixture
 def open_state(new_context: Callable[..., Any], new_person: Callable[..., Person], web_login: Callable[..., str],
-               web_url: str) -> Callable[..., Audit]:
-    """``open_state(state, profile, scheme, crawl=True)``: a context in that state and the pages to audit."""
+               web_url: str, target: Target, target_urls: dict[str, str]) -> Callable[..., Audit]:
+    """``open_state(state, profile, scheme, crawl=True)``: a context in that state and the pages to audit.
 
-    def open_(state: State, profile: str, scheme: str, *, crawl: bool = True) -> Audit:
+    A state's person logs in through the target file's login steps, or on the reference system through the login
+    page the harness knows; the state's own steps run next. Pages are found by following links from the entries."""
+    plan = target.a11y
+    skip = re.compile(f"{a11y.SKIP_PATHS.pattern}|{plan.skip}") if plan.skip else a11y.SKIP_PATHS
+
+    def open_(state: AuditState, profile: str, scheme: str, *, crawl: bool = True) -> Audit:
         page = new_context(profile, color_scheme=scheme).new_page()
-        if state.role is not None:
-            person = new_person(state.role)
-            web_login(page, person)
-            if state.acting_for_child:
-                page.goto(f"{web_url}/acting-for")
-                page.get_by_test_id("acting-for-child").first.check()
-                page.get_by_test_id("acting-for-submit").click()
-                page.get_by_test_id("acting-for-banner").wait_for()
-        entries = [f"{web_url}{path}" for path in state.entries]
+        values = {"web": web_url, "login": target_urls.get("login", "")}
+        if state.person is not None:
+            person = new_person(state.person)
+            values["personnummer"] = person.personnummer
+            if plan.login:
+                run_steps(page, plan.login, values, where=f"{target.display_path}, a11y.login")
+            else:
+                web_login(page, person)
+        run_steps(page, state.steps, values, where=f"{target.display_path}, state {state.name}")
+        entries = {path: path if path.startswith("http") else f"{web_url}{path}" for path in state.entries}
         if crawl and state.crawl:
             pages: dict[str, str] = {}
-            for entry in entries:
-                pages.update({k: v for k, v in a11y.crawl(page, entry).items() if k not in pages})
+            for entry in entries.values():
+                pages.update({k: v for k, v in a11y.crawl(page, entry, skip=skip).items() if k not in pages})
         else:
-            pages = {path: url for path, url in zip(state.entries, entries, strict=True)}
+            pages = entries
         return Audit(page=page, pages=pages)
 
     return open_
