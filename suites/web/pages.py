@@ -117,6 +117,23 @@ class MessagePage(WebPage):
         return self.find("download").count() > 0 and self.find("download").is_visible()
 
 
+class MessageSwitchPage(WebPage):
+    """Where a push about a child's message lands while the guardian acts for someone else: one tap switches."""
+
+    path = "/inbox/{id}?acting_for={child}"
+    locators: ClassVar[dict[str, Locator]] = {
+        "switch": ("testid", "message-switch-submit"),
+    }
+
+    def is_shown(self) -> bool:
+        return self.find("switch").count() > 0
+
+    def switch(self) -> MessagePage:
+        self.find("switch").click()
+        self.page.wait_for_load_state()
+        return MessagePage(self.page, self.web)
+
+
 class SettingsPage(WebPage):
     path = "/settings"
     locators: ClassVar[dict[str, Locator]] = {

@@ -150,9 +150,18 @@ def create_pages_router(ctx: Context) -> APIRouter:
             return v.page("inbox.html", nav="inbox", messages=messages, removed=status == "removed")
 
     @router.get("/inbox/{message_id}")
-    def message(request: Request, message_id: str) -> Response:
+    def message(request: Request, message_id: str,
+                acting_for: Annotated[str, Query(max_length=64)] = "") -> Response:
+        """``acting_for`` comes from a push's deep link about a child's message: while the user acts for someone
+        else, one tap switches to the child (the same check as every switch decides, BR-PROXY-1)."""
         with ctx.db() as db:
             v = visit(ctx, request, db)
+            current = v.subject.person.id if v.acting else None
+            if acting_for and acting_for != current:
+                chosen = resolve_subject(db, v.person, acting_for)  # 403 if the user may not act for them
+                if chosen.role == "ombud":
+                    return v.page("message_switch.html", nav="inbox", child=chosen.person,
+                                  next=f"/inbox/{message_id}")
             view = services.open_message(db, v.principal, v.subject, message_id)  # audited (BR-AUDIT-1)
             services.mark_read(db, v.principal, v.subject, message_id)
             return v.page("message.html", nav="inbox", message=view)

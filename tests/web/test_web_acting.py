@@ -4,6 +4,7 @@ use keeps the way back, and a user with nobody to act for is offered no chooser.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -131,3 +132,24 @@ def test_an_adult_without_children_is_offered_no_chooser(new_web_user: Callable[
     chooser = adult.page("/acting-for")
     assert chooser.has("acting-for-none") and not chooser.has("acting-for-form"), "no one-option chooser"
     assert guardian.page("/acting-for").has("acting-for-form")
+
+
+def test_a_deep_link_to_a_childs_message_asks_once_and_refuses_whom_one_may_not_act_for(
+        new_web_user: Callable[..., WebUser], new_person: Callable[[str], dict[str, Any]]) -> None:
+    """A push about a child's message opens /inbox/<id>?acting_for=<child>: one tap switches (the same check as
+    every switch decides); a link naming a teenager or a stranger is refused with the frame kept."""
+    user = new_web_user("guardian")
+    choosable = {n.attributes["value"] for n in user.page("/acting-for").testid("acting-for-child")}
+    child = next(c for c in user.person["children"] if c["id"] in choosable)
+    teen = next(c for c in user.person["children"] if c["id"] not in choosable)
+    path = "/inbox/00000000-0000-4000-8000-000000000000"
+    asked = user.page(f"{path}?acting_for={child['id']}")
+    assert asked.h1 == f"Meddelandet gäller {child['given_name']}"
+    form = asked.one('[data-testid="message-switch-form"]')
+    assert {i.attributes["name"]: i.attributes["value"] for i in form.css('input[type="hidden"]')
+            if i.attributes["name"] != "csrf_token"} == {"subject": child["id"], "next": path}
+    assert not asked.has("acting-for-banner"), "nothing is switched before the tap"
+    for stranger in (teen, new_person("adult")):
+        refused = user.page(f"{path}?acting_for={stranger['id']}", 403)
+        assert refused.has("error-page")
+        assert_logged_in_frame(refused, acting_for=None)
