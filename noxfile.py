@@ -105,7 +105,7 @@ def lint(session: nox.Session) -> None:
 
 # --- the release layers ----------------------------------------------------------------------------------------------
 # A layer is a folder in suites/ and the dependency group that runs it; a new layer adds itself here.
-LAYERS = {"api": "api", "web": "web", "a11y": "web"}
+LAYERS = {"api": "api", "web": "web", "a11y": "web", "security": "security"}
 BROWSER_LAYERS = ("web", "a11y")  # the layers that need Chromium
 FUZZ_BUDGET_RELEASE = 50  # schemathesis examples per operation in a release (the default is quick)
 
@@ -209,6 +209,13 @@ def a11y(session: nox.Session) -> None:
     _browser(session)
     _install(session, "web")
     _run_suites(session, "a11y", ["suites/a11y"])
+
+
+@nox.session(python=PYTHON, default=False)
+def security(session: nox.Session) -> None:
+    """Security layer: bandit with triage, SBOM and dependency audit, and the HTTP checks an attacker would try."""
+    _install(session, "security")
+    _run_suites(session, "security", ["suites/security"])
 
 
 @nox.session(python=PYTHON, default=False)

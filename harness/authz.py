@@ -82,7 +82,8 @@ class Resource:
     def request_for(self, role: Role) -> Request:
         """The request a role makes: staff use the staff API where the resource has one, everyone else the app's."""
         spec = self.staff if (self.mobile is None or (role.is_staff and self.staff)) else self.mobile
-        assert spec is not None  # the loader refuses a resource with neither
+        if spec is None:  # the loader refuses a resource with neither
+            raise RuntimeError(f"{self.name}: no API document for the role {role.name}")
         return spec
 
     def api_for(self, role: Role) -> str:

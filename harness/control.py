@@ -124,5 +124,16 @@ class ControlApi:
     def faults(self) -> list[str]:
         return list(self._call("GET", "/faults")["active"])
 
+    # --- security: what only the system's own key or a defect could make ---------------------------------------
+    def remint(self, token: str, *, set: dict[str, Any] | None = None, shift: dict[str, int] | None = None,
+               drop: list[str] | None = None) -> str:
+        """The access token signed again by the system's key with claims changed (a wrong audience, a time moved)."""
+        body = {"token": token, "set": set or {}, "shift": shift or {}, "drop": drop or []}
+        return str(self._call("POST", "/tokens/remint", json=body)["token"])
+
+    def crash_next(self, path: str) -> None:
+        """The next request to ``path`` raises an unexpected error inside the app."""
+        self.http.post("/crash-next", json={"path": path}).raise_for_status()
+
     def set_faults(self, names: list[str]) -> None:
         self._call("PUT", "/faults", json={"active": sorted(names)})

@@ -10,7 +10,7 @@ import json
 import os
 import platform
 import re
-import subprocess
+import subprocess  # nosec B404 # fixed argument lists of the project's own tools, no shell
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -80,14 +80,14 @@ def point_latest(run_dir: Path) -> None:
 
 def git_commit(root: Path = ROOT) -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,  # noqa: S607
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,  # noqa: S607 # nosec B603, B607 # git from PATH, fixed argv
                              text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     commit = out.stdout.strip()
     if not commit:
         return "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,  # noqa: S607
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,  # noqa: S607 # nosec B603, B607 # git from PATH, fixed argv
                            capture_output=True, text=True, timeout=10, check=False).stdout.strip()
     return commit + ("-dirty" if dirty else "")
 

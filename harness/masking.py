@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 PNR_MASK = "[personnummer]"
-SECRET_MASK = "[masked]"  # noqa: S105 - the replacement text, not a secret
+SECRET_MASK = "[masked]"  # noqa: S105 - the replacement text, not a secret # nosec B105 # the mask text, not a secret
 JWT_MASK = "[jwt]"
 
 # Keys whose values are secrets wherever they appear: JSON, Python reprs, forms, query strings.

@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import signal
-import subprocess
+import subprocess  # nosec B404 # fixed argument lists of the project's own tools, no shell
 import sys
 import tempfile
 import threading
@@ -67,7 +67,7 @@ class SutProcess:
             self._log = self.log_path.open("w", encoding="utf-8")
         if self.stdout_path:
             return self._start_detached(env)
-        self.proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        self.proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments # nosec B603 # fixed argv, no shell
             self.command(), cwd=self.cwd, env=env, stdout=subprocess.PIPE,
             stderr=self._log or subprocess.DEVNULL, text=True, start_new_session=True)
         line: list[str] = []
@@ -81,10 +81,11 @@ class SutProcess:
 
     def _start_detached(self, env: dict[str, str]) -> SutProcess:
         """Start with stdout to a file and poll it for the ready line."""
-        assert self.stdout_path is not None
+        if self.stdout_path is None:
+            raise RuntimeError("a detached start needs a stdout file")
         self.stdout_path.parent.mkdir(parents=True, exist_ok=True)
         with self.stdout_path.open("w", encoding="utf-8") as out:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            self.proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments # nosec B603 # fixed argv, no shell
                 self.command(), cwd=self.cwd, env=env, stdout=out, stdin=subprocess.DEVNULL,
                 stderr=self._log or subprocess.DEVNULL, text=True, start_new_session=True)
         deadline = time.monotonic() + self.start_timeout
@@ -102,7 +103,8 @@ class SutProcess:
 
     def _take_ready_line(self, first: str) -> None:
         """Parse the ready line, or stop the process and say why it did not come up."""
-        assert self.proc is not None
+        if self.proc is None:
+            raise RuntimeError("the system was not started")
         if not first.strip():
             try:
                 # Its output closes a moment before it exits: wait briefly so the exit code can be reported.
@@ -119,7 +121,8 @@ class SutProcess:
             raise SutStartError(f"the reference system printed no ready line: {first[:200]!r}") from exc
 
     def _drain(self) -> None:
-        assert self.proc and self.proc.stdout
+        if self.proc is None or self.proc.stdout is None:
+            raise RuntimeError("the system was not started with a stdout pipe")
         for _ in self.proc.stdout:
             pass
 

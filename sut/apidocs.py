@@ -32,7 +32,7 @@ _markdown = MarkdownIt("js-default")
 
 
 def commonmark(text: str | None) -> Markup:
-    return Markup(_markdown.render(text or ""))  # noqa: S704 - markdown-it escapes the HTML in its input
+    return Markup(_markdown.render(text or ""))  # noqa: S704 - markdown-it escapes the HTML in its input # nosec B704 # markdown-it js-default escapes raw HTML
 
 
 env.filters["commonmark"] = commonmark

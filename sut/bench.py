@@ -142,7 +142,8 @@ def run_once(devices: int, ios_share: float, workers: int | None, timeout: float
     extra = ["--push-workers", str(workers)] if workers else []
     with SutProcess(log_path=log_dir / f"sut-{devices}.log", extra_args=extra, start_timeout=60) as sut:
         urls = sut.urls
-        assert sut.proc is not None
+        if sut.proc is None:
+            raise RuntimeError("the reference system did not start")
         with RssWatcher(sut.proc.pid) as rss, httpx.Client(base_url=urls["base"], timeout=600) as http, \
                 httpx.Client(base_url=urls["gateway_inspect"], timeout=600) as gateways:
             print(f"  seeding {devices:,} patients with one device each ...", flush=True)

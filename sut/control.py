@@ -272,6 +272,23 @@ class PersonFacts(BaseModel):
     deceased: bool
 
 
+class Remint(Strict):
+    token: str = Field(max_length=4000, description="An access token the system issued (its signature is checked)")
+    set: dict[str, str | int] = Field(default_factory=dict, description="Claims to replace, e.g. {\"aud\": \"x\"}")
+    shift: dict[Literal["exp", "nbf", "iat"], int] = Field(
+        default_factory=dict, description="Seconds to add to time claims, e.g. {\"nbf\": 3600}")
+    drop: list[str] = Field(default_factory=list, description="Claims to leave out")
+
+
+class Reminted(BaseModel):
+    token: str
+
+
+class CrashNext(Strict):
+    path: str = Field(pattern=r"^/", max_length=200, description="The next request to this path raises inside the "
+                                                                  "app, as an unexpected defect would")
+
+
 class Owners(BaseModel):
     """Every id that names something, with its owner (an id may name several things, such as an installation id
     two persons chose); ids that name nothing are left out. ``persons`` has the facts of every person named."""
@@ -330,7 +347,7 @@ def create_control(ctx: Context) -> FastAPI:
                                                  "Every refusal is problem+json.")
     app.state.ctx = ctx
     problems.install(app)
-    rng = random.Random(ctx.settings.seed + 1)
+    rng = random.Random(ctx.settings.seed + 1)  # nosec B311 # seeded synthetic test data, not security
 
     def person_or_404(db: Session, person_id: str) -> Person:
         person = db.get(Person, person_id)
@@ -465,6 +482,33 @@ def create_control(ctx: Context) -> FastAPI:
         ctx.login_limiter.reset()
         ctx.send_limiter.reset()
         return {"active": sorted(faults.current())}
+
+    @app.post("/tokens/remint", response_model=Reminted, tags=["security"], operation_id="remintToken",
+              responses={422: {"description": "Not a token of this system"}})
+    def remint(body: Remint) -> dict:
+        """The same access token signed again with the system's own key, claims changed as asked: what only a
+        holder of the key could make (a wrong audience, an expired or not yet valid token), for the security
+        layer to show the APIs refuse it."""
+        import jwt
+
+        try:
+            claims = jwt.decode(body.token, ctx.keys.private.public_key(), algorithms=["ES256"],
+                                options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
+                                         "verify_iat": False})
+        except jwt.PyJWTError as exc:
+            raise problems.Problem(422, f"Not a token of this system ({type(exc).__name__}).") from exc
+        claims.update(body.set)
+        for claim, seconds in body.shift.items():
+            claims[claim] = int(claims[claim]) + seconds
+        for claim in body.drop:
+            claims.pop(claim, None)
+        return {"token": jwt.encode(claims, ctx.keys.private, algorithm="ES256", headers={"kid": ctx.keys.kid})}
+
+    @app.post("/crash-next", status_code=204, tags=["security"], operation_id="crashNext")
+    def crash_next(body: CrashNext) -> None:
+        """The next request to ``path`` on the APIs raises an unexpected error inside the app, so the security
+        layer can see what a defect's answer shows (never a stack trace or a version)."""
+        ctx.extras.setdefault("crash_next", set()).add(body.path)
 
     @app.get("/audit/verify", response_model=AuditChain, tags=["system"], operation_id="verifyAuditChain")
     def audit_verify() -> dict:

@@ -140,6 +140,18 @@ CATALOGUE: dict[str, Fault] = {
         Fault("keyboard-trap", "web",
               "The notification settings form keeps keyboard focus: Tab and Shift+Tab only go round its fields.",
               ("BR-A11Y-1", "WCAG-2-1-2")),
+        # security
+        Fault("token-in-log", "idp",
+              "The token endpoint writes the issued access and refresh tokens to the system's log.",
+              ("BR-SEC-1", "CSL-2-3")),
+        Fault("open-redirect", "web",
+              "The 'next' address after login, SSO and switching ombud may point at another site.",
+              ("BR-SEC-1", "CSL-2-3")),
+        Fault("cors-any-origin", "api",
+              "The APIs answer any Origin with Access-Control-Allow-Origin set to it, credentials allowed.",
+              ("BR-SEC-1", "CSL-2-3")),
+        Fault("token-not-yet-valid-accepted", "api",
+              "An access token whose nbf (not before) lies in the future is accepted.", ("BR-ID-2", "CSL-2-3")),
     )
 }
 

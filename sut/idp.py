@@ -7,6 +7,7 @@ Its OpenAPI document, with the login flow step by step, is ``/idp/openapi.json``
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -29,6 +30,7 @@ from .sessions import LOGIN_METHODS, exchange_code, find_person_for_login, issue
 from .templating import render
 
 # Where an authorization code may be sent: the app's own scheme, and the web e-services' callback.
+log = logging.getLogger("sut")
 REDIRECTS = {"app": (app_link("auth/callback"),), "web": ("/auth/callback",)}
 CODE_CHALLENGE = r"^[A-Za-z0-9_-]{43}$"  # BASE64URL(SHA-256(verifier)) without padding (RFC 7636 4.2)
 MASKED_CODE = "[masked]"  # examples never show a usable code or token
@@ -108,7 +110,7 @@ class TokenResponse(BaseModel):
     """Tokens for the APIs (RFC 6749 5.1). Sent with Cache-Control: no-store."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiJ9.[masked].[masked]", "token_type": "Bearer",
+        {"access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiJ9.[masked].[masked]", "token_type": "Bearer",  # nosec B105 # an example or field description in the API docs
          "expires_in": 300, "refresh_token": MASKED_CODE,
          "refresh_expires_in": 43200}]})
     access_token: str = Field(description="A JWT signed with ES256; send it as 'Authorization: Bearer'")
@@ -156,7 +158,7 @@ TOKEN_FORM = {
         "code": "The one-time code from the redirect or a direct login",
         "code_verifier": "PKCE: the verifier whose S256 challenge the login carried (RFC 7636 4.5)",
         "redirect_uri": "The redirect URI of the authorize request, if it had one",
-        "refresh_token": "The latest refresh token; each works once",
+        "refresh_token": "The latest refresh token; each works once",  # nosec B105 # an example or field description in the API docs
     },
 }
 AUTHORIZE_PARAMETERS = {
@@ -316,6 +318,8 @@ def create_idp(ctx: Context) -> FastAPI:
                 if not refresh_token:
                     raise Problem(400, "Förnyelsetoken saknas (refresh_token).", error="invalid_request")
                 tokens = refresh_tokens(ctx, db, refresh_token)
+        if faults.active("token-in-log"):  # the defect: secrets in a log line anyone with log access reads
+            log.info("tokens issued: access_token=%s refresh_token=%s", tokens.access_token, tokens.refresh_token)
         return JSONResponse(tokens.as_json(), headers={"Cache-Control": "no-store"})
 
     @app.get("/jwks.json", operation_id="getJwks", tags=["tokens"], summary="Get the token signing keys",

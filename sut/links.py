@@ -10,7 +10,8 @@ import re
 
 APP_SCHEME = "se.1177.appen"
 SCHEME_SYNTAX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
-assert SCHEME_SYNTAX.match(APP_SCHEME)
+if not SCHEME_SYNTAX.match(APP_SCHEME):
+    raise ValueError(f"{APP_SCHEME!r} is not a URL scheme (RFC 3986 3.1)")
 
 
 def app_link(path: str) -> str:

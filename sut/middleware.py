@@ -47,6 +47,10 @@ class SecurityHeaders:
                     headers.append((b"content-security-policy", CSP.encode()))
                 if path.startswith(("/api/", "/staff/", "/idp/", "/_sut/")):
                     headers.append((b"cache-control", b"no-store"))
+                    origin = dict(scope.get("headers", [])).get(b"origin")
+                    if origin and faults.active("cors-any-origin"):  # the defect: every site may read the answers
+                        headers += [(b"access-control-allow-origin", origin),
+                                    (b"access-control-allow-credentials", b"true")]
                 message["headers"] = headers
             await send(message)
 

@@ -114,7 +114,8 @@ LINK_MESSAGE = {"operationId": "getMessage", "parameters": {"message_id": "$resp
 def create_mobile_api(ctx: Context) -> FastAPI:
     app = FastAPI(title="1177 mobile API", version="1.0.0", docs_url=None, redoc_url=None,
                   description=DESCRIPTION, openapi_tags=TAGS,
-                  dependencies=[Security(bearer_scheme), Depends(refuse_undeclared_acting_for)])
+                  dependencies=[Security(bearer_scheme), Depends(refuse_undeclared_acting_for),
+                                Depends(problems.crash_when_asked)])
     app.state.ctx = ctx
     problems.install(app)
 
@@ -124,7 +125,8 @@ def create_mobile_api(ctx: Context) -> FastAPI:
         require_supported_app(ctx, request)
         with ctx.db() as db:
             principal = authenticate(ctx, db, request, kind="person")
-            assert principal.person is not None
+            if principal.person is None:
+                raise RuntimeError("a person's token without its person")
             subject = resolve_subject(db, principal.person, acting_for)
             yield db, principal, subject
 

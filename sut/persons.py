@@ -112,7 +112,7 @@ def _fresh(seed: int, joined_regions: int, period: str) -> Listing:
     try:
         Base.metadata.create_all(engine)
         with sessionmaker(engine)() as db:
-            made = seed_initial(db, joined_regions=joined_regions, rng=random.Random(seed))
+            made = seed_initial(db, joined_regions=joined_regions, rng=random.Random(seed))  # nosec B311 # seeded synthetic test data, not security
             db.flush()
             return Listing(persons=tuple(seeded_persons(db, made)), staff=tuple(staff_members(db)))
     finally:

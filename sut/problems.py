@@ -228,3 +228,15 @@ def document_refusals(schema: dict[str, Any]) -> dict[str, Any]:
                 refused["description"] += (f"; X-Acting-For is refused here ({NOT_FOR_OMBUD}): this operation "
                                            "is not available as ombud")
     return schema
+
+
+class RequestedCrash(RuntimeError):
+    """An unexpected error asked for through the control API (``POST /_sut/crash-next``, test mode only)."""
+
+
+def crash_when_asked(request: Request) -> None:
+    """A dependency of every API operation: raise once for a path the control API named, inside the app."""
+    pending: set[str] = request.app.state.ctx.extras.get("crash_next", set())
+    if request.url.path in pending:
+        pending.discard(request.url.path)
+        raise RequestedCrash("a crash asked for by the control API")

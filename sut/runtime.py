@@ -57,7 +57,8 @@ def bind(host: str, port: int) -> socket.socket:
 async def start_asgi(app: Any, host: str, port: int, **config: Any) -> tuple[QuietServer, asyncio.Task, int]:
     """Serve an ASGI app with uvicorn on host:port (0 for a free one); return once it accepts connections."""
     sock = bind(host, port)
-    server = QuietServer(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **config))
+    server = QuietServer(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                        server_header=False, **config))  # no software name to attackers
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
@@ -83,7 +84,7 @@ def build_context(settings: Settings, data_dir: Path) -> Context:
     ctx = Context(settings=settings, engine=engine, sessions=sessions)
     with ctx.db() as db:
         ctx.extras["seed"] = seed_initial(db, joined_regions=settings.joined_regions,
-                                          rng=random.Random(settings.seed))
+                                          rng=random.Random(settings.seed))  # nosec B311 # seeded synthetic test data, not security
     return ctx
 
 

@@ -46,7 +46,7 @@ EXAMPLE_MESSAGE = {"id": EXAMPLE_MESSAGE_ID, "subject": "Dags för uppföljning"
 EXAMPLE_BOOKING = {"id": EXAMPLE_BOOKING_ID, "starts_at": "2026-03-16T09:30:00Z", "kind": "visit",
                    "status": "booked", "care_unit": EXAMPLE_CARE_UNIT}
 EXAMPLE_DEVICE = {"installation_id": "c0ffee00-install-01", "platform": "ios", "provider": "apns",
-                  "token_suffix": "a1b2c3", "app_version": "3.2.0", "active": True,
+                  "token_suffix": "a1b2c3", "app_version": "3.2.0", "active": True,  # nosec B105 # an example or endpoint name, not a secret
                   "registered_at": "2026-03-01T12:00:00Z"}
 EXAMPLE_CONSENT = {"id": EXAMPLE_CONSENT_ID, "purpose": "push", "text_version": "1.0",
                    "granted_at": "2026-03-01T12:00:05Z", "withdrawn_at": None, "active": True}
@@ -697,7 +697,7 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 AUTHORIZE_URL = "/idp/authorize"
-TOKEN_URL = "/idp/token"  # noqa: S105 - an endpoint, not a secret
+TOKEN_URL = "/idp/token"  # noqa: S105 - an endpoint, not a secret # nosec B105 # an example or endpoint name, not a secret
 
 
 def security_schemes(bearer_description: str) -> dict[str, Any]:

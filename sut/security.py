@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from . import clock
+from . import clock, faults
 
 ISSUER = "urn:1177:sut:idp"
 AUDIENCE = "urn:1177:sut:api"
@@ -69,11 +69,16 @@ class Keys:
                 audience=AUDIENCE,
                 issuer=ISSUER,
                 # Expiry is judged below against the system clock, which tests can move forward.
-                options={"require": ["exp", "iat", "sub", "sid"], "verify_exp": False, "verify_nbf": False,
+                options={"require": ["exp", "iat", "nbf", "sub", "sid"], "verify_exp": False, "verify_nbf": False,
                          "verify_iat": False},
             )
         except jwt.PyJWTError as exc:
             raise TokenError(type(exc).__name__) from exc
-        if not isinstance(claims["exp"], int) or claims["exp"] <= clock.now().timestamp():
+        now = clock.now().timestamp()
+        if not isinstance(claims["exp"], int) or claims["exp"] <= now:
             raise TokenError("ExpiredSignatureError")
+        # Not before: a token minted for later (or by a clock far ahead) is no good yet; no leeway, one clock.
+        early = claims["nbf"] > now if isinstance(claims["nbf"], int) else True
+        if early and not faults.active("token-not-yet-valid-accepted"):
+            raise TokenError("ImmatureSignatureError")
         return claims

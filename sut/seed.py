@@ -349,7 +349,7 @@ def relate(db: Session, person: Person, *, region_code: str | None = None, care_
         unit = _unit_for(db, _region_by_code(db, region_code or person.region_code), person)
     if db.get(CareRelation, (unit.id, person.id)) is not None:
         raise SeedError(f"the person already has a care relation with {unit.id}")
-    made = _records(db, random.Random(person.id), person, unit,
+    made = _records(db, random.Random(person.id), person, unit,  # nosec B311 # seeded synthetic test data, not security
                     RecordCounts(messages=messages, bookings=0, journal_entries=0))
     db.flush()
     return {"care_unit": unit.id, "region": unit.region_code, "messages": made["messages"]}

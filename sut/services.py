@@ -47,8 +47,8 @@ REGION_NOT_JOINED = "urn:1177:problem:region-not-joined"
 
 # Push token formats (BR-NOTIF-1): an APNs device token is 32 bytes as 64 hex digits; an FCM registration token
 # is "<instance id>:APA91b<base64url>", about 150-180 characters in practice.
-APNS_TOKEN_PATTERN = r"^[0-9a-fA-F]{64}$"  # noqa: S105 - a format, not a secret
-FCM_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{11,64}:APA91b[A-Za-z0-9_-]{60,220}$"  # noqa: S105
+APNS_TOKEN_PATTERN = r"^[0-9a-fA-F]{64}$"  # noqa: S105 - a format, not a secret # nosec B105 # a token format, not a secret
+FCM_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{11,64}:APA91b[A-Za-z0-9_-]{60,220}$"  # noqa: S105 # nosec B105 # a token format, not a secret
 INSTALLATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{7,63}$"
 PROVIDERS = {"ios": "apns", "android": "fcm"}
 CONSENT_PURPOSES = ("push",)
@@ -787,7 +787,7 @@ def staff_get_message(db: Session, principal: Principal, message_id: str) -> dic
 
 def fake_push_token(platform: str, rng: random.Random | None = None) -> str:
     """A synthetic token in the format the API accepts (for seeds, load and tests; never a real device)."""
-    rng = rng or random.Random()
+    rng = rng or random.Random()  # nosec B311 # seeded synthetic test data, not security
     if platform == "ios":
         return "".join(rng.choice("0123456789abcdef") for _ in range(64))
     alphabet = string.ascii_letters + string.digits + "-_"

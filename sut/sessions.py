@@ -57,7 +57,7 @@ class TokenSet:
     refresh_expires_in: int
 
     def as_json(self) -> dict[str, Any]:
-        return {"access_token": self.access_token, "token_type": "Bearer", "expires_in": self.expires_in,
+        return {"access_token": self.access_token, "token_type": "Bearer", "expires_in": self.expires_in,  # nosec B105 # the OAuth token type, not a secret
                 "refresh_token": self.refresh_token, "refresh_expires_in": self.refresh_expires_in}
 
 

@@ -66,7 +66,8 @@ TAGS = [
 def create_staff_api(ctx: Context) -> FastAPI:
     app = FastAPI(title="1177 staff API (personalverktyg)", version="1.0.0", docs_url=None, redoc_url=None,
                   description=DESCRIPTION, openapi_tags=TAGS,
-                  dependencies=[Security(bearer_scheme), Depends(refuse_undeclared_acting_for)])
+                  dependencies=[Security(bearer_scheme), Depends(refuse_undeclared_acting_for),
+                                Depends(problems.crash_when_asked)])
     app.state.ctx = ctx
     problems.install(app)
 

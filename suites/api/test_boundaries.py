@@ -10,7 +10,7 @@ PKCE S256 (harness/login.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from fixtures.sut import LiveTarget
-from harness.api_client import ApiClient, Recorder, Tokens
+from harness.api_client import ApiClient, Tokens
 from harness.control import ControlApi, born_turning
 from harness.identities import Person
-from harness.login import claims, login_authorize, refresh
+from harness.login import claims, refresh
 
 OMBUD_AGE = 13  # BR-PROXY-1: a guardian acts for own children under 13
 IDLE_LIMIT = 30 * 60  # BR-ID-2: a session idle longer than 30 minutes has ended
@@ -73,38 +73,6 @@ def test_ombud_ends_on_the_thirteenth_birthday(turns_13: str, control_api: Contr
 
 
 # --- time: session, tokens and tickets on a private system with its clock stopped (BR-ID-2, BR-ID-3) -------------
-
-@pytest.fixture
-def stopped_clock(private_target: LiveTarget) -> Iterator[ControlApi]:
-    """The private system's control API with its clock stopped; afterwards back to the real time, running."""
-    with ControlApi(private_target.urls["control"]) as api:
-        api.freeze()
-        try:
-            yield api
-        finally:
-            api.reset()
-
-
-@pytest.fixture
-def private_login(private_target: LiveTarget, api_recorder: Recorder) -> Iterator[Callable[[Person], Tokens]]:
-    """Log a person in on the private system the app's way (login page, PKCE S256)."""
-    client = ApiClient(private_target.urls["idp"], label="login", recorder=api_recorder,
-                       user_agent=private_target.target.user_agent)
-
-    def login(person: Person) -> Tokens:
-        return login_authorize(client, private_target.urls["idp"], person.personnummer)
-
-    yield login
-    client.close()
-
-
-@pytest.fixture
-def private_client(private_target: LiveTarget, api_recorder: Recorder) -> Iterator[ApiClient]:
-    """A client on the private system's root, for the IdP, the mobile API and the web's SSO entry."""
-    with ApiClient(private_target.urls["base"], label="private", recorder=api_recorder,
-                   user_agent=private_target.target.user_agent) as client:
-        yield client
-
 
 def at(timestamp: int) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)

@@ -194,7 +194,7 @@ def create_push_control(ctx: Context) -> APIRouter:
         """A new care unit with one staff member and ``count`` adult patients, each with one device (iOS or
         Android by ``ios_share``), a push consent, push on and SMS off: the audience of a bulk-send benchmark."""
         now = clock.now()
-        rng = random.Random(body.count)
+        rng = random.Random(body.count)  # nosec B311 # seeded synthetic test data, not security
         with ctx.db() as db:
             region = db.get(Region, body.region)
             if region is None or not region.joined:

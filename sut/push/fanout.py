@@ -98,7 +98,7 @@ class Fanout:
         self.workers = settings.push_workers
         self.config = RuntimeConfig(send_timeout=settings.push_send_timeout, batch_size=settings.push_batch_size)
         self.metrics = PushMetrics(self)
-        self.rng = random.Random()
+        self.rng = random.Random()  # nosec B311 # retry jitter, not security
         self.db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-db")
         self.database = PushDatabase(ctx)
         self.providers: dict[str, Any] = {}
@@ -175,7 +175,8 @@ class Fanout:
             self.loop.call_soon_threadsafe(self.wake.set)
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
-        assert self.loop is not None
+        if self.loop is None:
+            raise RuntimeError("the fan-out is not running")
         return await self.loop.run_in_executor(self.db_pool, fn, *args)
 
     def state(self) -> dict[str, Any]:
@@ -369,7 +370,8 @@ class Fanout:
         if delay <= 0:
             self.queue.put_nowait(job)
             return
-        assert self.loop is not None
+        if self.loop is None:
+            raise RuntimeError("the fan-out is not running")
         self.waiting.add(job)
         job.timer = self.loop.call_later(delay, self._requeue, job, self.generation)
 

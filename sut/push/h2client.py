@@ -273,7 +273,8 @@ class H2Pool:
             self._connecting = asyncio.ensure_future(self._connect())
             self._connecting.add_done_callback(self._connected)
         if not self.connections:
-            assert self._connecting is not None
+            if self._connecting is None:
+                raise RuntimeError("no connection attempt to wait for")
             await asyncio.shield(self._connecting)  # its done-callback has added the connection by now
             if not self.connections:
                 raise ConnectionLost(f"no connection to {self.host}:{self.port}")

@@ -45,7 +45,8 @@ def _retry_after(value: str | None) -> float | None:
 
 def _host_port(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
-    assert parts.hostname and parts.port
+    if not parts.hostname or not parts.port:
+        raise ValueError(f"a gateway URL needs a host and a port: {url!r}")
     return parts.hostname, parts.port
 
 

@@ -179,7 +179,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
                         headers={"Content-Disposition": 'attachment; filename="meddelande-1177.txt"'})
 
     @router.post("/inbox/{message_id}/delete")
-    def message_delete(request: Request, message_id: str,
+    def message_delete(request: Request, message_id: str,  # nosec B107 # a form field's empty default
                        csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
@@ -213,7 +213,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
             return v.page("booking_cancel.html", nav="bookings", booking=booking)
 
     @router.post("/bookings/{booking_id}/cancel")
-    def cancel(request: Request, booking_id: str, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    def cancel(request: Request, booking_id: str, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:  # nosec B107 # a form field's empty default
         with ctx.db() as db:
             v = visit(ctx, request, db)
             v.require_csrf(csrf_token)
@@ -239,7 +239,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
             return v.page("settings.html", nav="settings", settings=current, saved=status == "saved", error=None)
 
     @router.post("/settings")
-    def settings_save(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "",
+    def settings_save(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "",  # nosec B107 # a form field's empty default
                       push: Annotated[str | None, Form(max_length=10)] = None,
                       sms: Annotated[str | None, Form(max_length=10)] = None,
                       email: Annotated[str | None, Form(max_length=10)] = None) -> Response:
@@ -267,7 +267,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
                           removed=status == "removed")
 
     @router.post("/devices/{installation_id}/delete")
-    def device_delete(request: Request, installation_id: str,
+    def device_delete(request: Request, installation_id: str,  # nosec B107 # a form field's empty default
                       csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
@@ -287,7 +287,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
                           version=PUSH_CONSENT_VERSION, notice=status)
 
     @router.post("/consents")
-    def consent_give(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    def consent_give(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:  # nosec B107 # a form field's empty default
         with ctx.db() as db:
             v = visit(ctx, request, db)
             _self_only(v)
@@ -296,7 +296,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
         return RedirectResponse("/consents?status=given", status_code=303)
 
     @router.post("/consents/{consent_id}/withdraw")
-    def consent_withdraw(request: Request, consent_id: str,
+    def consent_withdraw(request: Request, consent_id: str,  # nosec B107 # a form field's empty default
                          csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)
@@ -314,7 +314,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
             return v.page("acting_for.html", nav="", children=services.acting_for(db, v.person))
 
     @router.post("/acting-for")
-    def acting_for_switch(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "",
+    def acting_for_switch(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "",  # nosec B107 # a form field's empty default
                           subject: Annotated[str, Form(max_length=64)] = "self",
                           next: Annotated[str, Form(max_length=500)] = "/") -> Response:
         """An explicit switch; the same check as every API request decides whom one may act for. ``next`` takes
@@ -358,7 +358,7 @@ def create_pages_router(ctx: Context) -> APIRouter:
                         headers={"Content-Disposition": 'attachment; filename="mina-uppgifter-1177.json"'})
 
     @router.post("/my-data/erase")
-    def my_data_erase(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "",
+    def my_data_erase(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "",  # nosec B107 # a form field's empty default
                       confirm: Annotated[str | None, Form(max_length=10)] = None) -> Response:
         with ctx.db() as db:
             v = visit(ctx, request, db)

@@ -59,7 +59,8 @@ class Receipts:
             self._task = asyncio.create_task(self._run())
 
     async def _post(self, reports: list[dict[str, Any]]) -> None:
-        assert self._client is not None and self.url is not None
+        if self._client is None or self.url is None:
+            raise RuntimeError("the report sender is not started")
         body = json.dumps({"reports": reports}).encode()
         stamp = str(int(time.time()))
         response = await self._client.post(self.url, content=body, headers={

@@ -67,7 +67,7 @@ class FakeFcm:
         token = "ya29.fake-" + secrets.token_urlsafe(32)
         self.access_tokens[token] = time.time() + ACCESS_TOKEN_TTL
         self.tokens_issued += 1
-        return _json(200, {"access_token": token, "expires_in": ACCESS_TOKEN_TTL - 1, "token_type": "Bearer"})
+        return _json(200, {"access_token": token, "expires_in": ACCESS_TOKEN_TTL - 1, "token_type": "Bearer"})  # nosec B105 # the OAuth token type of the fake gateway
 
     def _error(self, request: Request, token: str, key: str | None, code: str, message: str, *,
                delay: float = 0.0, headers: list[tuple[str, str]] | None = None) -> Response:

@@ -69,7 +69,7 @@ def _share_of(token: str) -> float:
 class Knobs:
     def __init__(self, initial: KnobSet | None = None, rng: random.Random | None = None) -> None:
         self.initial = initial or KnobSet()
-        self.rng = rng or random.Random()
+        self.rng = rng or random.Random()  # nosec B311 # fault knobs, not security
         self.model = self.initial
         self.set(self.initial)
 

@@ -27,7 +27,8 @@ class GatewayProcess:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "sut.push.gateways", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=None)
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if self.proc.stdin is None or self.proc.stdout is None:
+            raise RuntimeError("the gateways process has no pipes")
         self.proc.stdin.write(json.dumps(config).encode() + b"\n")
         await self.proc.stdin.drain()
         try:
