@@ -55,6 +55,15 @@ def with_own_ports(capabilities: dict[str, Any], driver: str) -> dict[str, Any]:
     return {**capabilities, key: free_port()} if key and key not in capabilities else dict(capabilities)
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def installed_drivers(root: Path = ROOT) -> set[str]:
     """The Appium drivers the project has: npm dependencies in package.json that are installed in node_modules."""
     try:
@@ -96,6 +105,8 @@ class AppiumServer:
         if not APPIUM.exists():
             raise AppiumStartError(f"Appium is not installed ({APPIUM.relative_to(ROOT)} is missing): {INSTALL_HINT}")
         self.port = self.port or free_port()
+        if not _port_free(self.port):  # else the other listener's /status would pass for ours
+            raise AppiumStartError(f"port {self.port} on 127.0.0.1 is in use; the Appium server was not started")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "APPIUM_HOME": str(ROOT)}  # the drivers are the project's own npm dependencies
         with self.log_path.open("ab") as log:
