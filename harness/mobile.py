@@ -163,13 +163,6 @@ class DeviceProfile:
         """Which locators of a screen apply: the web build's CSS, or the native app's per platform."""
         return "web" if self.build == "web" else self.platform
 
-    @property
-    def app_user_agent(self) -> str | None:
-        """What the web build adds to the browser's user agent to declare itself as the app (BR-REG-3)."""
-        if self.build != "web" or not self.app_version:
-            return None
-        return APP_USER_AGENT.format(version=self.app_version, platform=self.platform)
-
     def variables(self) -> list[str]:
         """The environment variables the profile reads without a default: its credentials and ``needs`` too."""
         refs = [name for name, has_default in _references([self.raw_capabilities, self.server_url or ""])
@@ -403,15 +396,22 @@ class Device:
             raise NotOnThisDevice(f"{self.profile.name}: DevTools commands only on the Chromium driver")
         return self.driver.execute_cdp(command, params or {})
 
-    def declare_app_version(self, version: str | None = None) -> None:
-        """The web build tells the backend which app it is by its user agent (BR-REG-3), as the app's WebView."""
+    def on_target(self, web_url: str) -> Device:
+        """The same session against another system (a private one whose clock moves)."""
+        return Device(self.driver, self.profile, web_url, self.on_step)
+
+    def open_as_app(self, path: str, version: str | None = None) -> None:
+        """Open a page of the web build as the app's WebView does: declaring the app and its version in the user
+        agent (BR-REG-3; default: the profile's ``app_version``). Chromium's mobile emulation puts the device's
+        own user agent back at the next navigation, so the declaration holds for this page load only."""
         wanted = version or self.profile.app_version
         if not self.is_web or not wanted:
-            return
-        base = self.driver.execute_script("return navigator.userAgent")
-        base = re.sub(r" 1177-appen/\S+ \(\w+\)$", "", base)
+            raise NotOnThisDevice(f"{self.profile.name}: the native build declares its own version; a version below "
+                                  "the minimum needs an older build")
+        base = re.sub(r" 1177-appen/\S+ \(\w+\)$", "", self.driver.execute_script("return navigator.userAgent"))
         agent = f"{base} {APP_USER_AGENT.format(version=wanted, platform=self.profile.platform)}"
         self.cdp("Emulation.setUserAgentOverride", {"userAgent": agent})
+        self.open_link(path)
 
     # --- network ------------------------------------------------------------------------------------------------
     def set_online(self, online: bool) -> None:

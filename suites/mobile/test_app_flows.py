@@ -10,6 +10,7 @@ import pytest
 from mobile_flows import MAX_TAPS, log_in, open_eservice_with_sso, open_pushed_message
 from screens import (
     ActingForScreen,
+    LoginScreen,
     MessageScreen,
     RegionNotJoinedScreen,
     SettingsScreen,
@@ -148,7 +149,6 @@ def test_region_not_joined_hands_over_to_the_browser(device: Device, new_person,
     assert device.current_path() == "/region-not-joined", "no e-service opens for a region that has not joined"
 
 
-@pytest.mark.smoke
 @pytest.mark.req("BR-ID-3")
 def test_eservice_in_webview_with_sso(device: Device, new_person, new_api_client):
     """En e-tjänst öppnas i appens webbvy med engångsbiljett, utan ny inloggning."""
@@ -188,7 +188,7 @@ def test_session_expiry(device: Device, private_target, clock_control):
     """Efter 30 minuters inaktivitet visas inget innehåll längre; användaren loggar in igen och kommer tillbaka."""
     from fixtures.api import login_rate_limit_handler
 
-    here = Device(device.driver, device.profile, private_target.urls["web"], device.on_step)
+    here = device.on_target(private_target.urls["web"])
     person = clock_control.seed_person("adult")
     login = {"on_rate_limited": login_rate_limit_handler(private_target)}
     log_in(here, person, next_path="/settings", **login)
@@ -196,13 +196,10 @@ def test_session_expiry(device: Device, private_target, clock_control):
     settings.find("form")
     here.step("Inloggad")
     clock_control.advance(IDLE_TIMEOUT + 60)
-    here.declare_app_version()
     here.open_link("/settings")
     here.wait_until(lambda: not settings.find_all("form"), 10, "the settings to be hidden")
+    assert LoginScreen(here).find_all("personnummer"), f"a new login is asked for; shown: {here.current_path()}"
     here.step("Sessionen har gått ut")
-    if here.is_web and here.profile.app_user_agent:
-        assert SsoRequiredScreen(here).has("notice"), \
-            f"in the app: asks the app to sign in again, no login loop; shown: {here.current_path()}"
     log_in(here, person, next_path="/settings", **login)
     assert here.current_path() == "/settings" and settings.find_all("form"), "back where the user was"
     here.step("Inloggad igen")
@@ -211,17 +208,13 @@ def test_session_expiry(device: Device, private_target, clock_control):
 @pytest.mark.req("BR-REG-3")
 def test_forced_update(device: Device, new_person, rate_limited):
     """En app äldre än lägsta version får HTTP 426 och uppdateringsskärmen i stället för innehållet."""
-    if not (device.is_web and device.profile.app_user_agent):
-        pytest.skip(f"{device.profile.name}: needs a build below the minimum version (the web build declares one)")
     person = new_person("adult")
     log_in(device, person, on_rate_limited=rate_limited)
     StartScreen(device).find("heading")
-    _or_skip(device.declare_app_version, OLD_APP_VERSION)
-    device.open_link("/")
+    _or_skip(device.open_as_app, "/", OLD_APP_VERSION)
     update = UpdateScreen(device)
     assert update.problem() == UPDATE_PROBLEM, f"an app at {OLD_APP_VERSION} is not sent to the update screen"
     assert "Hej" not in update.text("heading"), "no content for an unsupported app"
     device.step("Uppdatera appen")
-    device.declare_app_version()
-    device.open_link("/")
+    device.open_as_app("/")  # the updated app
     assert StartScreen(device).greeting() == f"Hej {person.given_name}", "the updated app is served again"
