@@ -244,3 +244,14 @@ def test_a_farm_session_gets_its_capabilities_and_no_output_shows_the_key(pytest
     assert "the Appium session did not start" in output and result.ret != 0, output[-3000:]
     leaks = [p for p in (pytester.path / "run").rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
     assert key not in output and not leaks, f"the access key shows: {leaks}"
+
+
+def test_an_absent_emulator_is_skipped_saying_what_is_missing(pytester: pytest.Pytester,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ANDROID_AVD", "ANDROID_APP"):
+        monkeypatch.delenv(name, raising=False)
+    result = _run(pytester, monkeypatch, "--device", "android-emulator-app", "-rs",
+                  body="def test_device(device):\n    assert device\n")
+    output = result.stdout.str()
+    assert result.ret == 0 and result.parseoutcomes().get("skipped") == 1, output[-2000:]
+    assert "cannot run here" in output and "ANDROID_AVD" in output and "uiautomator2" in output, output[-2000:]
