@@ -6,6 +6,7 @@ pytest_plugins = [
     "fixtures.identities",
     "fixtures.api",
     "fixtures.browser",
+    "fixtures.appium",
     "fixtures.evidence",
     "fixtures.report",
 ]

@@ -64,6 +64,18 @@ def _browser(session: nox.Session) -> None:
     _need(session, "fonts-liberation", "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
 
 
+def _appium(session: nox.Session) -> None:
+    """Appium 3 and its Chromium driver from package-lock.json (APPIUM_HOME is the project: no global install),
+    and Debian's chromium with its chromedriver of the same version."""
+    _need(session, "chromium", "chromium")
+    _need(session, "chromium-driver", "chromedriver")
+    _need(session, "fonts-liberation", "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
+    _need(session, "nodejs", "node")
+    _need(session, "npm", "npm")
+    if not all(Path(p).exists() for p in ("node_modules/.bin/appium", "node_modules/appium-chromium-driver")):
+        session.run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", external=True)
+
+
 def _install(session: nox.Session, *groups: str) -> None:
     """The project (its run-time dependencies) plus dependency groups from pyproject.toml."""
     session.install("-e", ".")
@@ -77,6 +89,7 @@ def selftest(session: nox.Session) -> None:
     _need(session, "postgresql", "initdb", "pg_ctl")  # tests/postgres runs the system on a throwaway cluster
     _allure(session)  # the report tests build a real report
     _browser(session)  # tests/test_harness_browser.py launches Chromium
+    _appium(session)  # tests/test_appium*.py, test_mobile*.py start Appium
     _install(session, "test")
     session.run("pytest", "-n", "2", "--dist", "loadgroup", *session.posargs)
 
@@ -105,7 +118,7 @@ def lint(session: nox.Session) -> None:
 
 # --- the release layers ----------------------------------------------------------------------------------------------
 # A layer is a folder in suites/ and the dependency group that runs it; a new layer adds itself here.
-LAYERS = {"api": "api", "web": "web", "a11y": "web", "security": "security"}
+LAYERS = {"api": "api", "web": "web", "a11y": "web", "mobile": "mobile", "security": "security"}
 BROWSER_LAYERS = ("web", "a11y")  # the layers that need Chromium
 FUZZ_BUDGET_RELEASE = 50  # schemathesis examples per operation in a release (the default is quick)
 
@@ -158,11 +171,21 @@ def web(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def mobile(session: nox.Session) -> None:
+    """Mobile layer: Appium flows on the local profiles (-- --devices browserstack-ios-17 etc. for a farm)."""
+    _appium(session)
+    _install(session, "mobile")
+    _run_suites(session, "mobile", ["suites/mobile"])
+
+
+@nox.session(python=PYTHON, default=False)
 def smoke(session: nox.Session) -> None:
     """A fast cross-section of every layer (tests marked smoke), under a minute."""
     layers = _layers()
     if any(name in BROWSER_LAYERS for name in layers):
         _browser(session)
+    if "mobile" in layers:
+        _appium(session)
     _install(session, *dict.fromkeys(layers.values()))
     _run_suites(session, "smoke", [f"suites/{name}" for name in layers], "-m", "smoke", "--fuzz-budget", "3")
 
@@ -173,6 +196,8 @@ def release(session: nox.Session) -> None:
     layers = _layers()
     if any(name in BROWSER_LAYERS for name in layers):
         _browser(session)
+    if "mobile" in layers:
+        _appium(session)
     _install(session, *dict.fromkeys(layers.values()))
     _allure(session)
     _run_suites(session, "release", [f"suites/{name}" for name in layers],
@@ -189,6 +214,8 @@ def soak(session: nox.Session) -> None:
         session.error(str(exc))
     if plan.layer in BROWSER_LAYERS:
         _browser(session)
+    if plan.layer == "mobile":
+        _appium(session)
     _install(session, layers[plan.layer])
     runs: list[soak_runs.SoakRun] = []
     for number in range(1, plan.runs + 1):
