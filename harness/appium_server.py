@@ -15,14 +15,13 @@ import json
 import os
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404 # the project's own Appium, fixed arguments, no shell
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +110,7 @@ class AppiumServer:
         env = {**os.environ, "APPIUM_HOME": str(ROOT)}  # the drivers are the project's own npm dependencies
         with self.log_path.open("ab") as log:
             # A session of its own: stop() ends the whole group (the server, chromedriver, Chromium).
-            self.process = subprocess.Popen(  # noqa: S603 - the project's own Appium, fixed arguments
+            self.process = subprocess.Popen(  # noqa: S603 # nosec B603 # the project's own Appium, fixed argv
                 [str(APPIUM), "server", "--address", "127.0.0.1", "--port", str(self.port), "--log-no-colors",
                  "--log-timestamp", *self.extra_args],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT, env=env,
@@ -130,9 +129,9 @@ class AppiumServer:
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/status", timeout=2) as answer:  # noqa: S310 - our own http URL
-                return bool(json.load(answer).get("value", {}).get("ready"))
-        except (urllib.error.URLError, OSError, ValueError):
+            answer = httpx.get(f"{self.url}/status", timeout=2)
+            return bool(answer.json().get("value", {}).get("ready"))
+        except (httpx.HTTPError, ValueError):
             return False
 
     def alive(self) -> bool:
