@@ -6,6 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HARNESS_PLUGINS = ("fixtures.target", "fixtures.sut", "fixtures.identities", "fixtures.api", "fixtures.evidence",
+                   "fixtures.report")
 
 
 def reset_keeping_faults(http: httpx.Client) -> None:
@@ -77,3 +82,16 @@ staff_api = "https://api.test.1177.example/staff/v1"
 staff_openapi = "https://api.test.1177.example/staff/v1/openapi.json"
 {extra}""", encoding="utf-8")
     return path
+
+
+def layer_copy(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, layer: str, *modules: str,
+               browser: bool = False) -> pytest.Pytester:
+    """A layer's conftest and ``modules`` of suites/<layer>, in the pytester folder of their own, with the
+    harness's plugins, on the default target (the embedded system)."""
+    monkeypatch.delenv("HARNESS_TARGET", raising=False)
+    suite = ROOT / "suites" / layer
+    plugins = [*HARNESS_PLUGINS[:4], *(["fixtures.browser"] if browser else []), *HARNESS_PLUGINS[4:]]
+    pytester.makeconftest((suite / "conftest.py").read_text(encoding="utf-8") + f"\npytest_plugins = {plugins!r}\n")
+    for name in modules:
+        pytester.makepyfile(**{name.removesuffix(".py"): (suite / name).read_text(encoding="utf-8")})
+    return pytester

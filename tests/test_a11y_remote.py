@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support import layer_copy
 
 pytest_plugins = ["pytester"]
 
-SUITE = Path(__file__).resolve().parent.parent / "suites" / "a11y"
-PLUGINS = 'pytest_plugins = ["fixtures.target", "fixtures.sut", "fixtures.identities", "fixtures.api", ' \
-          '"fixtures.browser", "fixtures.evidence", "fixtures.report"]\n'
 LOGIN = """login = [
     {{ goto = "{{web}}/login?next=/" }},
     {{ fill = "{field}", value = "{{personnummer}}" }},
@@ -63,12 +60,9 @@ entries = ["/"]
 def a11y_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, base_url: str,
                new_person: Callable[[str], dict[str, Any]]) -> Callable[..., pytest.RunResult]:
     """``run(field=...)``: the a11y layer in a folder of its own against the site's target file."""
-    monkeypatch.delenv("HARNESS_TARGET", raising=False)
     person = new_person("adult")
     monkeypatch.setenv("A11Y_SITE_PNR", person["personnummer"])
-    pytester.makeconftest((SUITE / "conftest.py").read_text(encoding="utf-8") + "\n" + PLUGINS)
-    for name in ("audit.py", "test_a11y.py"):
-        pytester.makepyfile(**{name.removesuffix(".py"): (SUITE / name).read_text(encoding="utf-8")})
+    layer_copy(pytester, monkeypatch, "a11y", "audit.py", "test_a11y.py", browser=True)
 
     def run(*args: str, field: str = "#personnummer") -> pytest.RunResult:
         target = pytester.path / "site.toml"

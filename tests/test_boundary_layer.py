@@ -4,15 +4,12 @@ the boundary families by exactly the check it breaks: the general checks find th
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from support import layer_copy
 
 pytest_plugins = ["pytester"]
 
-SUITE = Path(__file__).resolve().parent.parent / "suites" / "api"
-PLUGINS = 'pytest_plugins = ["fixtures.target", "fixtures.sut", "fixtures.identities", "fixtures.api", ' \
-          '"fixtures.evidence", "fixtures.report"]\n'
 CAUGHT = {
     None: set(),
     "refresh-skips-person-check": {"test_a_refresh_checks_the_person_again[died]",
@@ -34,10 +31,7 @@ CAUGHT = {
 @pytest.fixture
 def boundary_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """The API layer's boundary module and its conftest (the private system), in a folder of their own."""
-    monkeypatch.delenv("HARNESS_TARGET", raising=False)
-    pytester.makeconftest((SUITE / "conftest.py").read_text(encoding="utf-8") + "\n" + PLUGINS)
-    pytester.makepyfile(test_boundaries=(SUITE / "test_boundaries.py").read_text(encoding="utf-8"))
-    return pytester
+    return layer_copy(pytester, monkeypatch, "api", "test_boundaries.py")
 
 
 @pytest.mark.slow

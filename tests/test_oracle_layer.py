@@ -4,15 +4,12 @@ check on every answer, not by a test aimed at the fault; and passes the same ope
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from support import layer_copy
 
 pytest_plugins = ["pytester"]
 
-SUITE = Path(__file__).resolve().parent.parent / "suites" / "api"
-PLUGINS = 'pytest_plugins = ["fixtures.target", "fixtures.sut", "fixtures.identities", "fixtures.api", ' \
-          '"fixtures.evidence", "fixtures.report"]\n'
 OPERATIONS = "listDevices or getAuditExtract or getStaffMessage or listBookings"
 # fault -> the fuzzing tests its oracles fail (the operation whose answers hold someone else's data).
 CAUGHT = {
@@ -26,10 +23,7 @@ CAUGHT = {
 
 @pytest.fixture
 def fuzz_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    monkeypatch.delenv("HARNESS_TARGET", raising=False)
-    pytester.makeconftest((SUITE / "conftest.py").read_text(encoding="utf-8") + "\n" + PLUGINS)
-    pytester.makepyfile(test_fuzz=(SUITE / "test_fuzz.py").read_text(encoding="utf-8"))
-    return pytester
+    return layer_copy(pytester, monkeypatch, "api", "test_fuzz.py")
 
 
 @pytest.mark.slow

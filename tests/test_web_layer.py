@@ -4,15 +4,12 @@ WebView hand-over, print rules and regions by exactly the tests that check it, i
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from support import layer_copy
 
 pytest_plugins = ["pytester"]
 
-SUITE = Path(__file__).resolve().parent.parent / "suites" / "web"
-PLUGINS = 'pytest_plugins = ["fixtures.target", "fixtures.sut", "fixtures.identities", "fixtures.api", ' \
-          '"fixtures.browser", "fixtures.evidence", "fixtures.report"]\n'
 MODULES = ("flows.py", "pages.py", "test_webview.py", "test_regions.py")
 CAUGHT = {
     None: set(),
@@ -31,11 +28,7 @@ REQUIREMENT = {"print-shown-in-app": "BR-REG-3", "region-not-joined-served": "BR
 @pytest.fixture
 def web_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """The web layer's WebView and region modules with their conftest, in a folder of their own."""
-    monkeypatch.delenv("HARNESS_TARGET", raising=False)
-    pytester.makeconftest((SUITE / "conftest.py").read_text(encoding="utf-8") + "\n" + PLUGINS)
-    for name in MODULES:
-        pytester.makepyfile(**{name.removesuffix(".py"): (SUITE / name).read_text(encoding="utf-8")})
-    return pytester
+    return layer_copy(pytester, monkeypatch, "web", *MODULES, browser=True)
 
 
 @pytest.mark.slow

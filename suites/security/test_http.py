@@ -82,6 +82,7 @@ def test_every_page_and_api_answer_carries_the_security_headers(logged_in: WebUs
     assert not any(problems.values()), problems_text(problems)
 
 
+@pytest.mark.smoke
 @pytest.mark.req("BR-SEC-1", "BR-ID-2")
 def test_every_cookie_is_secure_httponly_and_samesite(logged_in: WebUser) -> None:
     """Varje kaka är Secure, HttpOnly och SameSite, från inloggningen till utloggningen."""

@@ -40,6 +40,7 @@ def _refused(app: ApiClient, token: str) -> int:
     return app.get("/me", headers={"Authorization": f"Bearer {token}"}).status_code
 
 
+@pytest.mark.smoke
 @pytest.mark.req("BR-ID-2", "CSL-2-3")
 def test_a_tampered_access_token_is_refused(app: ApiClient, target_urls: dict[str, str]) -> None:
     """En ändrad eller omsignerad åtkomsttoken avvisas: annan person, egen nyckel, HS256, alg none, utan signatur."""
