@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICY_FILE = ROOT / "suites" / "security" / "policy.toml"
 LEVELS = ("LOW", "MEDIUM", "HIGH")
 TOOL_TIMEOUT = 300  # seconds for bandit, the SBOM and the audit each
+PROJECT_DISTRIBUTION = "app1177-harness"  # this project, installed from its tree: nothing to look up
 
 
 class PolicyError(ValueError):
@@ -260,7 +261,7 @@ def dependency_audit(out: Path) -> AuditResult:
     out.parent.mkdir(parents=True, exist_ok=True)
     ran = _run([sys.executable, "-m", "pip_audit", "--format", "json", "--progress-spinner", "off",
                 "--output", str(out), "--timeout", "20"])
-    if not out.is_file() or ran.returncode not in (0, 1):
+    if ran.returncode not in (0, 1) or not out.is_file() or not out.read_text(encoding="utf-8").strip():
         last = [line for line in ran.stderr.strip().splitlines() if line.strip()][-1:] or [f"exit {ran.returncode}"]
         result = AuditResult("not evaluated", f"pip-audit could not reach its vulnerability data: {last[0][:300]}")
         out.write_text(json.dumps({"status": result.status, "reason": result.reason,
@@ -268,11 +269,19 @@ def dependency_audit(out: Path) -> AuditResult:
                        encoding="utf-8")
         return result
     report = json.loads(out.read_text(encoding="utf-8"))
-    vulns = tuple({"package": d["name"], "version": d["version"], **v}
-                  for d in report.get("dependencies", []) for v in d.get("vulns", []))
+    packages = [d for d in report.get("dependencies", []) if d.get("name") != PROJECT_DISTRIBUTION]
+    vulns = tuple({"package": d["name"], "version": d.get("version"), **v}
+                  for d in packages for v in d.get("vulns", []))
     if vulns:
         return AuditResult("failed", f"{len(vulns)} known vulnerabilities", vulns)
-    return AuditResult("passed", f"{len(report.get('dependencies', []))} packages, no known vulnerability")
+    # pip-audit exits 0 when it could look nothing up ("Dependency not found on PyPI and could not be audited"):
+    # a package it skipped was not audited, so the audit as a whole is not evaluated, never passed.
+    skipped = [d for d in packages if d.get("skip_reason")]
+    if not packages or skipped:
+        reasons = sorted({d["skip_reason"].split(":")[0] for d in skipped})
+        return AuditResult("not evaluated", f"{len(skipped)} of {len(packages)} packages could not be audited "
+                                            f"({'; '.join(reasons) or 'no packages listed'})")
+    return AuditResult("passed", f"{len(packages)} packages audited, no known vulnerability")
 
 
 # --- HTTP judges -------------------------------------------------------------------------------------------------

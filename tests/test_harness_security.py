@@ -5,6 +5,7 @@ token is what an attacker without the key can make."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -121,3 +122,29 @@ def test_tampered_tokens_fail_verification_by_the_true_key() -> None:
             jwt.decode(forged, key.public_key(), algorithms=["ES256"], audience="x")
         assert forged != token, name
     assert jwt.get_unverified_header(variants["signed-by-another-key"])["kid"] == "k1"
+
+
+def test_an_audit_that_could_look_nothing_up_is_not_evaluated(tmp_path: Path, monkeypatch) -> None:
+    """pip-audit exits 0 when the vulnerability service knows none of the packages: that is no pass."""
+    skipped = {"dependencies": [{"name": "httpx", "version": "0.28.1",
+                                 "skip_reason": "Dependency not found on PyPI and could not be audited: httpx"},
+                                {"name": security.PROJECT_DISTRIBUTION, "version": "0.1.0", "skip_reason": "local"}],
+               "fixes": []}
+    audited = {"dependencies": [{"name": "httpx", "version": "0.28.1", "vulns": []}], "fixes": []}
+    vulnerable = {"dependencies": [{"name": "httpx", "version": "0.1",
+                                    "vulns": [{"id": "PYSEC-1", "fix_versions": ["0.2"]}]}]}
+    for report, status in ((skipped, "not evaluated"), (audited, "passed"), (vulnerable, "failed")):
+        def fake_run(args, *, cwd=security.ROOT, report=report, code=1 if status == "failed" else 0):
+            Path(args[args.index("--output") + 1]).write_text(json.dumps(report), encoding="utf-8")
+            return subprocess.CompletedProcess(args, code, "", "")
+
+        monkeypatch.setattr(security, "_run", fake_run)
+        result = security.dependency_audit(tmp_path / "audit.json")
+        assert result.status == status, result
+
+    def unreachable(args, *, cwd=security.ROOT):
+        return subprocess.CompletedProcess(args, 1, "", "ConnectionError: could not reach pypi.org\n")
+
+    monkeypatch.setattr(security, "_run", unreachable)
+    result = security.dependency_audit(tmp_path / "none.json")
+    assert result.status == "not evaluated" and "could not reach" in result.reason

@@ -40,7 +40,7 @@ def test_the_sbom_lists_every_installed_package(evidence: Path) -> None:
     installed = {(d.metadata["Name"] or "").lower().replace("_", "-") for d in metadata.distributions()}
     missing = sorted(installed - listed - {""})
     assert not missing, f"installed but not in the SBOM: {', '.join(missing)}"
-    own = metadata.metadata("app1177-harness")["Name"].lower()  # the project itself, installed from this tree
+    own = security.PROJECT_DISTRIBUTION  # the project itself, installed from this tree: no package URL
     unnamed = [c.get("name") for c in document["components"]
                if not c.get("version") or (not c.get("purl") and c.get("name", "").lower() != own)]
     assert not unnamed, f"components without a version or package URL: {unnamed}"
