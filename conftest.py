@@ -8,4 +8,5 @@ pytest_plugins = [
     "fixtures.browser",
     "fixtures.evidence",
     "fixtures.report",
+    "fixtures.load",
 ]

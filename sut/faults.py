@@ -140,6 +140,11 @@ CATALOGUE: dict[str, Fault] = {
         Fault("keyboard-trap", "web",
               "The notification settings form keeps keyboard focus: Tab and Shift+Tab only go round its fields.",
               ("BR-A11Y-1", "WCAG-2-1-2")),
+        # load (the push fan-out under load)
+        Fault("push-slow-with-audience", "push",
+              "A bulk send is paced per recipient with the audience size in the wrong place: each send waits "
+              "audience / 200,000 s, so the larger the audience, the slower every delivery of it.",
+              ("BR-PERF-2",)),
     )
 }
 
