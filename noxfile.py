@@ -90,10 +90,11 @@ def sut(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Push fan-out benchmark: one bulk send to 10,000 and 100,000 devices (python -m sut.bench)."""
+    """Push fan-out benchmark: one bulk send to 10,000 and 100,000 devices, and the gateways' ceiling
+    (python -m harness.bench)."""
     _install(session)
     session.install("-e", ".[postgres]")  # SUT_DATABASE_URL may name a PostgreSQL database
-    session.run("python", "-m", "sut.bench", *session.posargs)
+    session.run("python", "-m", "harness.bench", *session.posargs)
 
 
 @nox.session(python=PYTHON)
