@@ -177,6 +177,13 @@ def run_once(devices: int, ios_share: float, workers: int | None, timeout: float
             job_id = created.json()["job_id"]
             deadline = time.monotonic() + timeout
             status: dict[str, Any] = {}
+            # Watch the drain at the gateways (their own process, no database): the job's status is a count over
+            # its deliveries in a transaction that takes SQLite's write lock (every transaction begins IMMEDIATE),
+            # so polling it five times a second held the lock the bulk writer and the fan-out need. It is asked
+            # only once the gateways have taken every delivery.
+            while time.monotonic() < deadline and sum(
+                    gateways.get(f"/{gw}/summary").json()["accepted"] for gw in ("apns", "fcm")) < devices:
+                time.sleep(0.2)
             while time.monotonic() < deadline:
                 status = http.get(f"/staff/v1/bulk-sends/{job_id}",
                                   headers={"authorization": f"Bearer {token}"}).json()

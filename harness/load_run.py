@@ -6,8 +6,9 @@ Scenarios:
 
 - ``staff``: staff sends at a fixed arrival rate to patients with an iOS and an Android device, and to some who
   chose SMS; latency from the intended send to the gateway's answer, exactly-once accounting per channel.
-- ``faults``: the same under the gateways' fault knobs: 5 % 503, 1 % of tokens 410/UNREGISTERED, a 429 burst
-  with retry-after on each push gateway, and a 2 s stall of a few percent of the sends in the measured window.
+- ``faults``: the same under the gateways' fault knobs: 5 % 503, 1 % of tokens (at least one) 410/UNREGISTERED,
+  a 429 burst with retry-after on each push gateway, and a 2 s stall of a few percent of the sends in the
+  measured window.
 - ``mobile``: the mobile API's start screen, inbox and a message, weighted, at a fixed arrival rate.
 - ``bulk``: one bulk broadcast to a small and to a four times larger cohort; drain time and deliveries/s.
 """
@@ -206,18 +207,21 @@ def staff_scenario(control: ControlClient, folder: Path, profile: Profile, *, fa
     notes = []
     for gateway, changes in (knobs or {}).items():
         control.knobs(gateway, **changes)
-    if unregistered:
-        tokens = [a for p in patients if p["push"] for a in p["addresses"]][:unregistered]
-        for gateway in {g for g, _ in tokens}:
-            control.knobs(gateway, unregistered={"tokens": [t for g, t in tokens if g == gateway]})
+    push_tokens = [a for p in patients if p["push"] for a in p["addresses"]]
+    if faults:  # 1 % of the tokens are gone (at least one, so the pruning is exercised in every run)
+        unregistered = max(unregistered, 1, round(0.01 * len(push_tokens)))
+    gone = push_tokens[-unregistered:] if unregistered else []
+    for gateway in ("apns", "fcm"):
+        if gone or faults:
+            control.knobs(gateway, unregistered={"tokens": [t for g, t in gone if g == gateway],
+                                                 "share": 0.01 if faults else 0.0})
     before = control._ok(control.http.get("/_sut/push/state"))["config"] if config else {}
     if config:
         control._ok(control.http.put("/_sut/push/config", json=config))
     stall_timer = None
     if faults:
         for gateway in ("apns", "fcm"):
-            control.knobs(gateway, errors={"rate": 0.05, "status": 503}, unregistered={"share": 0.01},
-                          throttle={"count": 2, "retry_after": 1})
+            control.knobs(gateway, errors={"rate": 0.05, "status": 503}, throttle={"count": 2, "retry_after": 1})
         # the stall: a few percent of the measured window's sends, a third of the way into it
         pushes = rate * profile.measure_s * profile.patients / (profile.patients + profile.sms_patients) * 2
         count = max(3, math.ceil(0.03 * pushes))
