@@ -328,8 +328,15 @@ def account(sends: Sequence[Send], addresses: Mapping[str, Sequence[tuple[str, s
             counts["expected"] += len(messages)
             counts["delivered"] += delivered
             counts["lost"] += max(0, len(messages) - delivered)
+    # retry-after binds the retry of the throttled notification (same token, same idempotency key); another
+    # notification to the same device may come sooner
+    by_key: dict[tuple[str, str, str], list[Record]] = defaultdict(list)
+    for (channel, token), rs in by_token.items():
+        for record in rs:
+            if record.key:
+                by_key[(channel, token, record.key)].append(record)
     undercut = 0
-    for rs in by_token.values():
+    for rs in by_key.values():
         for earlier, later in itertools.pairwise(rs):
             if earlier.status == 429 and earlier.retry_after and later.received - earlier.received < \
                     earlier.retry_after:

@@ -83,14 +83,15 @@ def test_accounting_counts_lost_duplicated_pruned_and_retry_after() -> None:
     addresses = {"p": [("apns", "A"), ("fcm", "F"), ("apns", "G")]}
     records = [
         _record("A", "m0", "delivered", 100.2, key="a0"),
-        _record("A", "m1", "rejected", 101.2, status=429, reason="TooManyRequests", retry_after=1.0),
+        _record("A", "m1", "rejected", 101.2, status=429, reason="TooManyRequests", key="a1", retry_after=1.0),
+        _record("A", "m2", "rejected", 101.3, status=503, key="a2"),  # another notification: not bound by it
         _record("A", "m1", "delivered", 101.5, key="a1"),  # 0.3 s after a retry-after of 1 s: undercut
         _record("A", "m1", "duplicate", 102.0, key="a1-bis"),
         _record("F", "m0", "rejected", 100.3, status=404, reason="UNREGISTERED", channel="fcm"),
         _record("F", "m1", "delivered", 101.3, key="f1", channel="fcm"),  # after pruning
         _record("G", "m0", "delivered", 100.2, key="g0"),
         _record("G", "m1", "delivered", 101.2, key="g1"),
-        # m2 never reaches A or G: lost twice; at F it is dropped after the pruning, not lost
+        # m2 never reaches A (503, not retried) or G: lost twice; at F it is dropped after the pruning, not lost
     ]
     acc = account(sends, addresses, records, since=101.0)
     assert acc.per_channel["apns"] == {"expected": 6, "delivered": 4, "lost": 2, "duplicated": 1, "pruned": 0,
