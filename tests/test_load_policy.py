@@ -3,8 +3,11 @@ exactly-once accounting counts what the gateways' records say, and the latency i
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from harness.load import (
@@ -19,6 +22,7 @@ from harness.load import (
     judge,
     load_policy,
     locust_command,
+    run_locust,
     sms_saving,
 )
 from harness.requirements import load_catalogue
@@ -126,3 +130,22 @@ def test_locust_goes_to_loopback_only_and_binds_its_master_there(tmp_path: Path)
                              run_time_s=5, workers=2)
     assert command[command.index("--master-bind-host") + 1] == "127.0.0.1"
     assert command[command.index("--run-time") + 1] == "5s" and "--headless" in command
+
+
+def test_a_run_that_outlives_its_bound_is_stopped_with_its_children(tmp_path: Path) -> None:
+    """The bound holds even for a process that would run on, and nothing of its process group is left."""
+    script = ("import subprocess, sys, time; child = subprocess.Popen([sys.executable, '-c', "
+              "'import time; time.sleep(60)']); print(child.pid, flush=True); time.sleep(60)")
+    with pytest.raises(LocustError, match="longer than 2 s"):
+        run_locust([sys.executable, "-c", script], tmp_path, env={}, timeout_s=2)
+    child = int((tmp_path / "locust.log").read_text().split()[0])
+    def gone() -> bool:
+        try:
+            return psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    deadline = time.monotonic() + 5
+    while not gone() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gone()
