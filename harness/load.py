@@ -265,6 +265,7 @@ class Accounting:
     requests: int
     attempted: int  # distinct (token, idempotency key): each first request; the rest are retries
     latencies_ms: list[tuple[float, float]]  # (intended wall, ms to the gateway's answer), push only
+    push_notifications: int = 0  # messages that reached at least one device by push (one SMS fewer each)
 
     def total(self, what: str) -> int:
         return sum(c[what] for c in self.per_channel.values())
@@ -300,6 +301,7 @@ def account(sends: Sequence[Send], addresses: Mapping[str, Sequence[tuple[str, s
     per_channel = {ch: Counter({k: 0 for k in ("expected", "delivered", "lost", "duplicated", "pruned",
                                                "sent_after_pruning")}) for ch in CHANNELS}
     latencies: list[tuple[float, float]] = []
+    by_push: set[str] = set()
     sent_to: dict[tuple[str, str], list[Send]] = defaultdict(list)
     for send in sends:
         if send.ok and send.message_id:
@@ -319,6 +321,7 @@ def account(sends: Sequence[Send], addresses: Mapping[str, Sequence[tuple[str, s
                 first = accepted.get(send.message_id)
                 if first is not None:
                     counts["delivered"] += 1
+                    by_push.add(send.message_id)
                     if send.intended >= since:
                         latencies.append((send.intended, (first.answered - send.intended) * 1000))
                 elif pruned is None:
@@ -344,7 +347,7 @@ def account(sends: Sequence[Send], addresses: Mapping[str, Sequence[tuple[str, s
     relevant = [r for key, rs in by_token.items() if key in sent_to for r in rs]
     attempted = len({(r.channel, r.token, r.key or f"seq{i}") for i, r in enumerate(relevant)})
     return Accounting({ch: dict(c) for ch, c in per_channel.items() if c["expected"] or ch in PUSH_CHANNELS},
-                      undercut, len(relevant), attempted, sorted(latencies))
+                      undercut, len(relevant), attempted, sorted(latencies), len(by_push))
 
 
 # -- figures of a run -----------------------------------------------------------------------------------------------
@@ -401,14 +404,15 @@ def percentile_table(rows: Mapping[str, Mapping[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def sms_saving(policy: Policy, per_channel: Mapping[str, Mapping[str, int]]) -> dict[str, float]:
+def sms_saving(policy: Policy, accounting: Accounting) -> dict[str, float]:
     """What moving notifications from SMS to push saves a year, from the delivered channel mix: today every
-    notification is an SMS (``notifications_per_year`` at ``price_sek``); with the app, the push share is not."""
-    push = sum(per_channel.get(ch, {}).get("delivered", 0) for ch in PUSH_CHANNELS)
-    sms = per_channel.get("sms", {}).get("delivered", 0)
+    notification is an SMS (``notifications_per_year`` at ``price_sek``); with the app, those that reach a device
+    by push (a message counted once however many devices took it) need none."""
+    push = accounting.push_notifications
+    sms = accounting.per_channel.get("sms", {}).get("delivered", 0)
     price, volume = policy.sms["price_sek"], policy.sms["notifications_per_year"]
     share = push / (push + sms) if push + sms else 0.0
-    return {"push_delivered": push, "sms_delivered": sms, "push_share_pct": round(100 * share, 2),
+    return {"push_notifications": push, "sms_delivered": sms, "push_share_pct": round(100 * share, 2),
             "price_sek": price, "sms_cost_today_sek": round(volume * price),
             "saving_sek_per_year": round(volume * price * share)}
 

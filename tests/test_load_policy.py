@@ -12,6 +12,7 @@ import pytest
 
 from harness.load import (
     LOAD_DIR,
+    Accounting,
     Latency,
     LocustError,
     Record,
@@ -103,6 +104,7 @@ def test_accounting_counts_lost_duplicated_pruned_and_retry_after() -> None:
     assert acc.per_channel["fcm"]["pruned"] == 1 and acc.per_channel["fcm"]["sent_after_pruning"] == 1
     assert acc.per_channel["fcm"]["lost"] == 0
     assert acc.retry_after_undercut == 1
+    assert acc.push_notifications == 2  # m0 and m1 reached a device by push
     assert [round(ms) for _, ms in acc.latencies_ms] == [210, 310, 510]  # m1 only: m0 is in the warm-up
 
 
@@ -117,7 +119,9 @@ def test_latency_is_exact_to_three_digits() -> None:
 
 def test_sms_saving_from_the_channel_mix() -> None:
     policy = load_policy(POLICY)
-    saving = sms_saving(policy, {"apns": {"delivered": 30}, "fcm": {"delivered": 30}, "sms": {"delivered": 20}})
+    acc = Accounting({"apns": {"delivered": 60}, "fcm": {"delivered": 60}, "sms": {"delivered": 20}}, 0, 140, 140,
+                     [], push_notifications=60)  # 60 messages, each to an iPhone and an Android phone
+    saving = sms_saving(policy, acc)
     assert saving["push_share_pct"] == 75.0
     assert saving["saving_sek_per_year"] == round(0.75 * policy.sms["price_sek"] * policy.sms[
         "notifications_per_year"])
