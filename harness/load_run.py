@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,7 +217,7 @@ def staff_scenario(control: ControlClient, folder: Path, profile: Profile, *, fa
     before = control._ok(control.http.get("/_sut/push/state"))["config"] if config else {}
     if config:
         control._ok(control.http.put("/_sut/push/config", json=config))
-    stall_timer = None
+    stall: dict[str, Any] | None = None
     if faults:
         for gateway in ("apns", "fcm"):
             control.knobs(gateway, errors={"rate": 0.05, "status": 503}, throttle={"count": 2, "retry_after": 1})
@@ -226,23 +225,14 @@ def staff_scenario(control: ControlClient, folder: Path, profile: Profile, *, fa
         pushes = rate * profile.measure_s * profile.patients / (profile.patients + profile.sms_patients) * 2
         count = max(3, math.ceil(0.03 * pushes))
         at = profile.warmup_s + profile.measure_s / 3
-
-        def stall() -> None:
-            for gateway in ("apns", "fcm"):
-                control.knobs(gateway, stall={"seconds": stall_s, "count": count // 2 + 1})
-
-        stall_timer = threading.Timer(at + 1.0, stall)  # + the locust start-up, about a second
+        stall = {"at_s": at, "seconds": stall_s, "count": count // 2 + 1}  # applied by the load's own schedule
         notes.append(f"stall of {stall_s:g} s on {2 * (count // 2 + 1)} sends at about {at:.0f} s")
     plan = {"rate": rate, "warmup_s": profile.warmup_s, "measure_s": profile.measure_s, "drain_s": 15,
-            "patients": patients}
+            "patients": patients, "stall": stall}
     run_time = profile.warmup_s + profile.measure_s + 8
-    if stall_timer is not None:
-        stall_timer.start()
     try:
         run = _run(name, control, folder, plan, profile, run_time)
     finally:
-        if stall_timer is not None:
-            stall_timer.cancel()
         if config:
             control._ok(control.http.put("/_sut/push/config", json={k: before[k] for k in config}))
     sends = read_sends(folder)

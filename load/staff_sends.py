@@ -2,7 +2,8 @@
 
 ``locust -f load/staff_sends.py`` with ``LOAD_PLAN``: care staff send messages to seeded patients
 (``POST /staff/v1/messages``) at ``rate`` per second; a poller asks the fake gateways' inspection API for each
-message's acceptance and fires it as a locust event ("push, intended send to gateway answer"). The exact
+message's acceptance and fires it as a locust event ("push, intended send to gateway answer"). In the fault
+scenario the first dispatcher also stalls the gateways at the plan's time (a fault knob, not load). The exact
 figures are the harness's, from the gateways' records after the run; these events only show them in locust's
 report too.
 """
@@ -25,6 +26,14 @@ class StaffSender(OpenModelUser, FastHttpUser):
         self.pending: dict[str, float] = {}
         self.gateways = httpx.Client(base_url=self.plan["gateway_url"], timeout=5)
         self.poller = gevent.spawn(self._poll_loop)
+        stall = self.plan.get("stall")
+        if stall and self.index == 0:  # the fault scenario's stall, at a fixed time into this run's schedule
+            gevent.spawn_later(float(stall["at_s"]), self._stall, stall)
+
+    def _stall(self, stall: dict[str, Any]) -> None:
+        for gateway in ("apns", "fcm"):
+            self.gateways.patch(f"/{gateway}/knobs", json={"stall": {"seconds": stall["seconds"],
+                                                                      "count": stall["count"]}})
 
     def on_stop(self) -> None:
         self.poller.kill()
