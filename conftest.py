@@ -9,4 +9,5 @@ pytest_plugins = [
     "fixtures.appium",
     "fixtures.evidence",
     "fixtures.report",
+    "fixtures.load",
 ]

@@ -103,10 +103,11 @@ def sut(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Push fan-out benchmark: one bulk send to 10,000 and 100,000 devices (python -m sut.bench)."""
+    """Push fan-out benchmark: one bulk send to 10,000 and 100,000 devices, and the gateways' ceiling
+    (python -m harness.bench)."""
     _install(session)
     session.install("-e", ".[postgres]")  # SUT_DATABASE_URL may name a PostgreSQL database
-    session.run("python", "-m", "sut.bench", *session.posargs)
+    session.run("python", "-m", "harness.bench", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -118,7 +119,8 @@ def lint(session: nox.Session) -> None:
 
 # --- the release layers ----------------------------------------------------------------------------------------------
 # A layer is a folder in suites/ and the dependency group that runs it; a new layer adds itself here.
-LAYERS = {"api": "api", "web": "web", "a11y": "web", "mobile": "mobile", "security": "security"}
+LAYERS = {"api": "api", "web": "web", "a11y": "web", "mobile": "mobile", "security": "security",
+          "load": "load"}
 BROWSER_LAYERS = ("web", "a11y")  # the layers that need Chromium
 FUZZ_BUDGET_RELEASE = 50  # schemathesis examples per operation in a release (the default is quick)
 
@@ -252,3 +254,21 @@ def act(session: nox.Session) -> None:
     _install(session, "web")
     run_dir = session.run("python", "-m", "harness", "new-run", "act", silent=True).strip().splitlines()[-1]
     session.run("python", "-m", "harness.act", "--out", run_dir, *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def load(session: nox.Session) -> None:
+    """Load layer: locust against staff sends, the push fan-out, the mobile API and a bulk broadcast, judged by
+    load/slo.toml (-- --scale 10 for ten times the rates, --workers N for locust master and workers)."""
+    _install(session, "load")
+    args, extra = list(session.posargs), []
+    for option, target in (("--scale", "--load-scale"), ("--workers", "--load-workers"),
+                           ("--measure", "--load-measure")):
+        while option in args:
+            at = args.index(option)
+            extra += [target, args[at + 1]]
+            del args[at:at + 2]
+    run_dir, passed = _run_once(session, "load", ["suites/load"], "-n", "0", "--timeout", "900", *extra, *args)
+    if not passed:
+        session.error(f"tests failed; the evidence is in {run_dir}")
+

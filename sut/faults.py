@@ -152,6 +152,11 @@ CATALOGUE: dict[str, Fault] = {
               ("BR-SEC-1", "CSL-2-3")),
         Fault("token-not-yet-valid-accepted", "api",
               "An access token whose nbf (not before) lies in the future is accepted.", ("BR-ID-2", "CSL-2-3")),
+        # load (the push fan-out under load)
+        Fault("push-slow-with-audience", "push",
+              "A bulk send is paced per recipient with the audience size in the wrong place: each send waits "
+              "audience / 200,000 s, so the larger the audience, the slower every delivery of it.",
+              ("BR-PERF-2",)),
     )
 }
 

@@ -31,7 +31,7 @@ from sqlalchemy import bindparam, case, func, insert, select, update
 
 from .. import clock, faults
 from ..context import Context
-from ..db import Delivery, Device, Message, OutboxEvent
+from ..db import BulkJob, Delivery, Device, Message, OutboxEvent
 from . import payload, recipients
 from .gatewayinfo import GatewayInfo
 from .h2client import H2Error, StreamRefused
@@ -117,6 +117,8 @@ class Fanout:
         self.receipts: list[str] = []
         self.deactivations: list[dict[str, Any]] = []
         self.waiting: set[Job] = set()
+        self.audience: dict[str, int] = {}  # recipients per bulk job (fault push-slow-with-audience)
+        self.paced_until: dict[str, float] = {}  # per bulk job: the next send slot (fault push-slow-with-audience)
         self.inflight = 0
         self.tasks: list[asyncio.Task[None]] = []
         self.wake = asyncio.Event()
@@ -232,6 +234,10 @@ class Fanout:
                     for t in targets])
             conn.execute(update(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows]))
                          .values(state="done", claimed_at=now, done_at=now))
+            if faults.active("push-slow-with-audience"):
+                for job_id in {e.bulk_job_id for e in events if e.bulk_job_id} - self.audience.keys():
+                    job = db.get(BulkJob, job_id)
+                    self.audience[job_id] = job.total if job is not None else 0
         bodies: dict[int, bytes] = {}
         jobs = []
         for t in targets:
@@ -306,6 +312,8 @@ class Fanout:
         if job.device_id is not None and job.address in self.pruned and not faults.active("push-to-pruned-token"):
             self._finish(job, "pruned", "token unregistered earlier")
             return
+        if job.bulk_job_id and faults.active("push-slow-with-audience"):
+            await self._pace(job.bulk_job_id)
         provider = self.providers[job.channel]
         started = time.monotonic()
         try:
@@ -355,6 +363,15 @@ class Fanout:
                 job.key = str(uuid.uuid4())
                 job.body = job.build()
             self._retry(job, self._backoff(job.attempts), outcome.reason)
+
+    async def _pace(self, bulk_job_id: str) -> None:
+        """The defect of fault push-slow-with-audience: a bulk job's sends paced to "200 per second per 1,000
+        recipients" with the audience in the wrong place, so each send waits audience / 200,000 s: the larger the
+        audience, the slower the whole job drains."""
+        now = time.monotonic()
+        slot = max(now, self.paced_until.get(bulk_job_id, now)) + self.audience.get(bulk_job_id, 0) / 200_000
+        self.paced_until[bulk_job_id] = slot
+        await asyncio.sleep(slot - now)
 
     def _retry(self, job: Job, delay: float, reason: str) -> None:
         if job.attempts >= self.config.max_attempts:

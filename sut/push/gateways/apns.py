@@ -82,7 +82,7 @@ class FakeApns:
         self.store.add(token=token, key=request.headers.get("apns-collapse-id") or request.headers.get("apns-id"),
                        ref=None, message_id=None, status=status, reason=reason, received_wall=request.received_wall,
                        received_mono=request.received_mono, connection=request.connection_id,
-                       headers=_visible(request.headers), body=request.body)
+                       headers=_visible(request.headers), body=request.body, hold=delay)
         body = json.dumps({"reason": reason, **(extra or {})}).encode()
         return Response(status, [("apns-id", apns_id), ("content-type", "application/json"), *(headers or [])],
                         body, delay)
@@ -141,7 +141,8 @@ class FakeApns:
         record = self.store.add(token=token, key=key, ref=payload.get("ref") if isinstance(payload.get("ref"), str)
                                 else None, message_id=link_message_id(payload.get("link")), status=200, reason=None,
                                 received_wall=request.received_wall, received_mono=request.received_mono,
-                                connection=request.connection_id, headers=_visible(headers), body=request.body)
+                                connection=request.connection_id, headers=_visible(headers), body=request.body,
+                                hold=decision.delay)
         if record.outcome == "delivered" and self.knobs.model.receipts:
             self.receipts.add("apns", key)
         return Response(200, [("apns-id", apns_id)], b"", decision.delay)

@@ -74,7 +74,7 @@ class FakeFcm:
         status, google_status = STATUS_OF[code]
         self.store.add(token=token, key=key, ref=None, message_id=None, status=status, reason=code,
                        received_wall=request.received_wall, received_mono=request.received_mono,
-                       connection=request.connection_id, headers={}, body=request.body)
+                       connection=request.connection_id, headers={}, body=request.body, hold=delay)
         return _json(status, {"error": {"code": status, "message": message, "status": google_status,
                                         "details": [{"@type": FCM_ERROR, "errorCode": code}]}}, delay, headers)
 
@@ -121,7 +121,8 @@ class FakeFcm:
         record = self.store.add(token=token, key=key, ref=data.get("ref"), message_id=link_message_id(data.get("link")),
                                 status=200, reason=None, received_wall=request.received_wall,
                                 received_mono=request.received_mono, connection=request.connection_id,
-                                headers={"content-type": request.headers.get("content-type", "")}, body=request.body)
+                                headers={"content-type": request.headers.get("content-type", "")}, body=request.body,
+                                hold=decision.delay)
         # A retry with the same collapse key gets the same message name back (the idempotent answer): the name is
         # made from the token and key, so nothing needs storing per message.
         seed = f"{token}|{key}" if key else f"{token}|{record.seq}"

@@ -6,6 +6,7 @@ Per gateway (apns, fcm, sms, email):
   GET  /{gw}/devices/{token}            one device (token or address): counts, timing, every request
   GET  /{gw}/messages/{message_id}      one message: counts per device, every request
   GET  /{gw}/timings                    CSV for benchmarks: key, outcome, receive time
+  GET  /{gw}/records.csv                every request (rejected too): token, key, ref, status, receive/answer time
   GET  /{gw}/connections                HTTP/2 connections and their peak concurrent streams
   GET|PUT|PATCH /{gw}/knobs             fault knobs (PUT replaces, PATCH merges top-level keys)
   POST /{gw}/reset                      forget what was received; knobs back to their start values
@@ -95,6 +96,9 @@ def create_inspect_app(gateways: dict[str, Gateway], ca_pem: str, extras: dict[s
     async def timings(request: Request) -> StreamingResponse:
         return StreamingResponse(gateway(request).store.timings_csv(), media_type="text/csv")
 
+    async def records(request: Request) -> StreamingResponse:
+        return StreamingResponse(gateway(request).store.records_csv(), media_type="text/csv")
+
     async def connections(request: Request) -> JSONResponse:
         g = gateway(request)
         stats = [s.view() for s in g.server.stats] if g.server else []
@@ -133,7 +137,7 @@ def create_inspect_app(gateways: dict[str, Gateway], ca_pem: str, extras: dict[s
         Route("/apns/provider-tokens", provider_tokens), Route("/fcm/access-tokens", access_tokens),
         Route("/{gw}/summary", summary), Route("/{gw}/deliveries", deliveries),
         Route("/{gw}/devices/{token:path}", device), Route("/{gw}/messages/{message_id}", message),
-        Route("/{gw}/timings", timings), Route("/{gw}/connections", connections),
+        Route("/{gw}/timings", timings), Route("/{gw}/records.csv", records), Route("/{gw}/connections", connections),
         Route("/{gw}/knobs", knobs, methods=["GET", "PUT", "PATCH"]), Route("/{gw}/reset", reset, methods=["POST"]),
     ]
     return Starlette(routes=routes, exception_handlers={LookupError: not_found})

@@ -71,13 +71,14 @@ class FakeMessaging:
             await asyncio.sleep(decision.delay)
         if decision.kind in {"throttled", "error"}:
             self.store.add(token=to, key=key, ref=ref, message_id=None, status=decision.status,
-                           reason=decision.kind, received_wall=received_wall, received_mono=received_mono, body=raw)
+                           reason=decision.kind, received_wall=received_wall, received_mono=received_mono, body=raw,
+                           hold=decision.delay)
             headers = {"retry-after": str(decision.retry_after)} if decision.kind == "throttled" else None
             return JSONResponse({"error": decision.kind}, status_code=decision.status, headers=headers)
         earlier = self.store.seen_key(to, key)
         record = self.store.add(token=to, key=key, ref=ref, message_id=None, status=201 if earlier is None else 200,
                                 reason=None, received_wall=received_wall, received_mono=received_mono,
-                                headers={"idempotency-key": key or ""}, body=raw)
+                                headers={"idempotency-key": key or ""}, body=raw, hold=decision.delay)
         if earlier is not None:
             return JSONResponse({"id": self.ids.get((to, key or "")), "status": "accepted"}, status_code=200,
                                 headers={"idempotent-replayed": "true"})

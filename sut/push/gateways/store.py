@@ -38,13 +38,14 @@ class Record:
     """One request as received. Kept small (slots, interned header values, a flat header tuple): a benchmark
     keeps 100,000 of them."""
 
-    __slots__ = ("body", "connection", "headers", "key", "message_id", "outcome", "reason", "received_mono",
+    __slots__ = ("body", "connection", "headers", "hold", "key", "message_id", "outcome", "reason", "received_mono",
                  "received_wall", "ref", "seq", "status", "token")
 
     def __init__(self, seq: int, token: str, key: str | None, ref: str | None, message_id: str | None,
                  status: int, reason: str | None, outcome: str, received_wall: float, received_mono: float,
-                 connection: int | None, headers: tuple[str, ...], body: bytes) -> None:
+                 connection: int | None, headers: tuple[str, ...], body: bytes, hold: float = 0.0) -> None:
         self.seq, self.token, self.key, self.ref, self.message_id = seq, token, key, ref, message_id
+        self.hold = hold  # seconds the answer was held (latency and stall knobs): answered at received + hold
         self.status, self.reason, self.outcome = status, reason, outcome
         self.received_wall, self.received_mono, self.connection = received_wall, received_mono, connection
         self.headers, self.body = headers, body
@@ -59,8 +60,8 @@ class Record:
         return {"seq": self.seq, "token": self.token, "key": self.key, "ref": self.ref,
                 "message_id": self.message_id, "status": self.status, "reason": self.reason,
                 "outcome": self.outcome, "received_wall": self.received_wall, "received_mono": self.received_mono,
-                "connection": self.connection, "headers": headers, "payload": payload,
-                "payload_bytes": len(self.body)}
+                "answered_wall": self.received_wall + self.hold, "connection": self.connection, "headers": headers,
+                "payload": payload, "payload_bytes": len(self.body)}
 
 
 SAME_AS_KEY = "<the idempotency key>"
@@ -121,7 +122,7 @@ class Store:
 
     def add(self, *, token: str, key: str | None, ref: str | None, message_id: str | None, status: int,
             reason: str | None, received_wall: float, received_mono: float, connection: int | None = None,
-            headers: dict[str, str] | None = None, body: bytes = b"") -> Record:
+            headers: dict[str, str] | None = None, body: bytes = b"", hold: float = 0.0) -> Record:
         seq = len(self.records)
         if 200 <= status < 300:
             if self.seen_key(token, key) is not None:
@@ -135,7 +136,7 @@ class Store:
         else:
             outcome = "rejected"
         record = Record(seq, token, key, ref, message_id, status, reason, outcome, received_wall, received_mono,
-                        connection, flat_headers(headers or {}, key), body)
+                        connection, flat_headers(headers or {}, key), body, hold)
         self.records.append(record)
         _add(self.by_token, token, seq)
         if message_id:
@@ -203,3 +204,13 @@ class Store:
         for start in range(0, len(records), 5000):
             yield "".join(f"{r.key},{r.outcome},{r.received_wall!r}\n" for r in records[start:start + 5000]
                           if r.outcome != "rejected")
+
+    def records_csv(self) -> Iterator[str]:
+        """Every request, rejected ones too, as CSV in chunks: what the load layer's exactly-once accounting and
+        latency need (the answer time is the receive time plus the hold of the latency and stall knobs)."""
+        yield "seq,token,key,ref,message_id,status,reason,outcome,received_wall,answered_wall\n"
+        records = self.records
+        for start in range(0, len(records), 5000):
+            yield "".join(f"{r.seq},{r.token},{r.key or ''},{r.ref or ''},{r.message_id or ''},{r.status},"
+                          f"{r.reason or ''},{r.outcome},{r.received_wall!r},{r.received_wall + r.hold!r}\n"
+                          for r in records[start:start + 5000])

@@ -1,10 +1,16 @@
 """Benchmark of the push fan-out: one staff bulk send to N devices (iOS and Android mixed), end to end.
 
-``python -m sut.bench`` (or ``nox -s bench``) starts the reference system with its fake gateways, seeds a care unit
+``python -m harness.bench`` (or ``nox -s bench``) starts the reference system with its fake gateways, seeds a care unit
 with N patients of one device each, sends one bulk notification, and waits until every delivery is settled. It
 prints deliveries/s, p50/p95/p99 from enqueue to the gateway's receipt (HdrHistogram), lost, duplicated, and the
 peak RSS of every process involved. A benchmark, not a test: it judges against the targets but never asserts.
 The system runs on SQLite unless ``SUT_DATABASE_URL`` names another database (PostgreSQL), which it then uses.
+
+Absolute rates differ by machine and by what else runs on it, so the same run also measures the ceiling: how fast
+the fake gateways take pushes from a plain HTTP/2 client (the fan-out's own, sut/push/h2client.py) with no
+database behind it, the same mix, connections and concurrency; the fan-out is reported as a share of it. The run
+prints what its figures depend on: the load average before and after, the HTTP/2 state machine (jh2 or the pure-
+Python h2), the event loop (uvloop or asyncio's), the database.
 
 Latency is taken per delivery from the moment the fan-out enqueued it (its Delivery row) to the moment the fake
 gateway received it, both on the machine's wall clock. The wait of the message itself in the outbox while a
@@ -33,7 +39,9 @@ import psutil
 from hdrh.histogram import HdrHistogram
 from sqlalchemy.engine import make_url
 
+from harness import bench_ceiling
 from harness.sut_process import SutProcess
+from sut.push import h2compat
 
 TARGETS = {"deliveries_per_s": 2000, "p99_ms": 1000, "lost": 0, "duplicated": 0, "seconds_100k": 60, "rss_mb": 500}
 
@@ -56,6 +64,15 @@ class Result:
     load_before: float  # the machine's one-minute load average as the run began (other work skews figures)
     database: str = "sqlite"  # the system's database: SQLite (a fresh file) unless SUT_DATABASE_URL names another
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    load_after: float = 0.0
+    h2: str = h2compat.IMPLEMENTATION  # the HTTP/2 state machine of both ends: jh2 (Rust HPACK) or pure-Python h2
+    ceiling_per_s: float = 0.0  # the fake gateways' intake from a plain HTTP/2 client, measured in the same run
+    ceiling_pushes: int = 0
+    ceiling_load: float = 0.0
+
+    @property
+    def ceiling_share(self) -> float:
+        return self.deliveries_per_s / self.ceiling_per_s if self.ceiling_per_s else 0.0
 
 
 def _hwm_mb(pid: int) -> float | None:
@@ -161,6 +178,13 @@ def run_once(devices: int, ios_share: float, workers: int | None, timeout: float
             job_id = created.json()["job_id"]
             deadline = time.monotonic() + timeout
             status: dict[str, Any] = {}
+            # Watch the drain at the gateways (their own process, no database): the job's status is a count over
+            # its deliveries in a transaction that takes SQLite's write lock (every transaction begins IMMEDIATE),
+            # so polling it five times a second held the lock the bulk writer and the fan-out need. It is asked
+            # only once the gateways have taken every delivery.
+            while time.monotonic() < deadline and sum(
+                    gateways.get(f"/{gw}/summary").json()["accepted"] for gw in ("apns", "fcm")) < devices:
+                time.sleep(0.2)
             while time.monotonic() < deadline:
                 status = http.get(f"/staff/v1/bulk-sends/{job_id}",
                                   headers={"authorization": f"Bearer {token}"}).json()
@@ -199,7 +223,7 @@ def run_once(devices: int, ios_share: float, workers: int | None, timeout: float
                   messages_written_s=round((datetime.fromisoformat(status["finished_at"])
                                             - datetime.fromisoformat(status["created_at"])).total_seconds(), 2)
                   if status.get("finished_at") else -1, load_before=round(load, 2), database=database_backend(),
-                  peak_rss_mb={k: round(v, 1) for k, v in peaks.items()})
+                  peak_rss_mb={k: round(v, 1) for k, v in peaks.items()}, load_after=round(os.getloadavg()[0], 2))
 
 
 def report(result: Result) -> str:
@@ -218,32 +242,46 @@ def report(result: Result) -> str:
         f"(includes waiting behind the burst)",
         f"  lost {result.lost}, duplicated {result.duplicated} (replays collapsed by key: {result.replays}), "
         f"failed or pruned {result.failed}",
-        f"  bulk job wrote the {result.devices:,} messages in {result.messages_written_s:.1f} s; "
-        f"load average before the run {result.load_before:.2f}",
+        f"  bulk job wrote the {result.devices:,} messages in {result.messages_written_s:.1f} s",
         "  peak RSS                " + ", ".join(f"{k} {v:.0f} MB" for k, v in result.peak_rss_mb.items())
         + f"; total {total_rss:.0f} MB (target < {TARGETS['rss_mb']} MB)",
+        f"  load average            {result.load_before:.2f} before, {result.load_after:.2f} after "
+        f"({os.cpu_count()} cores); HTTP/2 on {result.h2}",
     ]
+    if result.ceiling_per_s:
+        lines.append(f"  ceiling                 {result.ceiling_per_s:,.0f} pushes/s into the fake gateways from a "
+                     f"plain HTTP/2 client ({result.ceiling_pushes:,} pushes, no database; load average "
+                     f"{result.ceiling_load:.2f}): the fan-out made {100 * result.ceiling_share:.0f} % of it "
+                     f"(goal >= 50 %)")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sut.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.bench", description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--devices", type=int, nargs="+", default=[10_000, 100_000],
                         help="device counts to run (default: 10000 100000)")
     parser.add_argument("--ios-share", type=float, default=0.5, help="share of iOS devices (default 0.5)")
     parser.add_argument("--push-workers", type=int, default=None, help="sender tasks (default: the system's)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for one run to settle")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    parser.add_argument("--ceiling-pushes", type=int, default=20_000,
+                        help="pushes for the ceiling run (at most N; 0: no ceiling); 20,000 reach the steady rate")
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="sut-bench-") as folder:
         for n in args.devices:
             print(f"push fan-out benchmark, N = {n:,}", flush=True)
             result = run_once(n, args.ios_share, args.push_workers, args.timeout, Path(folder))
+            if args.ceiling_pushes:
+                print("  measuring the ceiling ...", flush=True)
+                result.ceiling_load = round(os.getloadavg()[0], 2)
+                ceiling = bench_ceiling.run(min(n, args.ceiling_pushes))
+                result.ceiling_per_s, result.ceiling_pushes = ceiling.per_s, ceiling.pushes
             results.append(result)
             print(report(result), flush=True)
     if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+        args.json.write_text(json.dumps([asdict(r) | {"ceiling_share": round(r.ceiling_share, 3)} for r in results],
+                                        indent=2) + "\n")
     print(f"(machine: {os.cpu_count()} cores; targets from DESIGN §6)")
     return 0
 
