@@ -473,7 +473,7 @@ def run_locust(command: Sequence[str], folder: Path, *, env: Mapping[str, str], 
         old.unlink()
     interrupted = False
     with log.open("w") as out:
-        proc = subprocess.Popen(list(command), stdout=out, stderr=subprocess.STDOUT,  # noqa: S603 # nosec B603 # own
+        proc = subprocess.Popen(list(command), stdout=out, stderr=subprocess.STDOUT,  # noqa: S603 # nosec B603 # fixed argv
                                 env={**os.environ, **env}, start_new_session=True, cwd=ROOT)
         try:
             root = psutil.Process(proc.pid)
