@@ -39,10 +39,10 @@ def test_start_a_session_and_stop_leaving_no_process(tmp_path: Path, monkeypatch
     mark = uuid.uuid4().hex
     monkeypatch.setenv(MARK, mark)
     server = appium_server.AppiumServer(tmp_path / "appium.log").start()
-    assert server.ready() and server.alive() and server.url.startswith("http://127.0.0.1:")
-    profile = mobile.load_profiles()["local-android"]
-    driver = mobile.new_driver(server.url, appium_server.with_own_ports(profile.capabilities(), profile.driver))
-    try:
+    try:  # the server is stopped whatever fails below, the driver's start included
+        assert server.ready() and server.alive() and server.url.startswith("http://127.0.0.1:")
+        profile = mobile.load_profiles()["local-android"]
+        driver = mobile.new_driver(server.url, appium_server.with_own_ports(profile.capabilities(), profile.driver))
         driver.get("data:text/html,<p>hej</p>")
         assert "Pixel 7" in driver.execute_script("return navigator.userAgent")
         names = {p.name() for p in _marked(mark)}
