@@ -459,6 +459,31 @@ PROHIBITED_NAMING_JS = _PATH_JS + """
 }
 """
 
+# 1.4.4: a viewport meta tag that stops pinch zoom or caps it below 200 % (ACT rule b4f0c3), read as
+# browsers read it: user-scalable no, or a number between -1 and 1, or a word they do not know, fixes the scale;
+# maximum-scale yes is 1, no 0.1, device-width 10, a word they do not know 0, a negative number is left out.
+META_VIEWPORT_JS = """
+() => [...document.querySelectorAll('meta[name="viewport" i][content]')].filter(meta => {
+  const props = {};
+  for (const part of meta.getAttribute('content').split(/[,;]/)) {
+    const [key, value] = part.split('=').map(x => (x || '').trim().toLowerCase());
+    if (key) props[key] = value;
+  }
+  const word = {yes: 1, 'device-width': 10, 'device-height': 10};
+  if ('user-scalable' in props) {
+    const v = props['user-scalable'];
+    const n = v === 'no' ? 0 : v in word ? word[v] : parseFloat(v);
+    if (Number.isNaN(n) || Math.abs(n) < 1) return true;
+  }
+  if ('maximum-scale' in props) {
+    const v = props['maximum-scale'];
+    const n = v === 'no' ? 0.1 : v in word ? word[v] : Number.isNaN(parseFloat(v)) ? 0 : parseFloat(v);
+    if (n >= 0 && n < 2) return true;
+  }
+  return false;
+}).map(meta => 'meta[content="' + meta.getAttribute('content') + '"]')
+"""
+
 @dataclass
 class KeyboardWalk:
     """What pressing Tab through a page showed: the elements reached, those without a visible focus, a trap and,
@@ -582,8 +607,8 @@ def iframes_out_of_tab_order(page: Any) -> list[str]:
 
 
 # The browser checks by name, in the order they run; ``page_checks(only=...)`` runs some of them.
-CHECKS = ("page-language", "page-title", "summary-name", "prohibited-naming", "keyboard", "iframe-tab-order",
-          "reflow", "text-spacing", "text-zoom", "text-resize")
+CHECKS = ("page-language", "page-title", "summary-name", "prohibited-naming", "meta-viewport", "keyboard",
+          "iframe-tab-order", "reflow", "text-spacing", "text-zoom", "text-resize")
 
 
 def page_checks(page: Any, *, viewport: Mapping[str, int], known: Iterable[str] | None = None,
@@ -614,6 +639,11 @@ def page_checks(page: Any, *, viewport: Mapping[str, int], known: Iterable[str] 
         if named:
             out.append(finding("prohibited-naming", "namn eller rollbeskrivning på ett element vars roll inte "
                                "tillåter det", ["1.3.1"], named, known=known))
+    if "meta-viewport" in run:
+        locked = page.evaluate(META_VIEWPORT_JS)
+        if locked:
+            out.append(finding("meta-viewport", "sidan hindrar zoomning till 200 %", ["1.4.4"], locked,
+                               known=known))
 
     if "keyboard" in run:
         walk = keyboard_walk(page, settle_ms=settle_ms)

@@ -52,16 +52,20 @@ BROWSER_ACT_IDS: dict[str, tuple[str, ...]] = {
     "letter-spacing": ("24afc2",), "word-spacing": ("9e45ec",), "line-height": ("78fd32",),
     "text-zoom": ("59br37",), "orientation": ("b33eff",), "focus-visible": ("oj04fd",),
     "keyboard-trap": ("80af7b", "a1b64e", "ebe86a"), "iframe-tab-order": ("akn7bn",), "page-title": ("2779a5",),
-    "summary-name": ("2t702h",), "prohibited-naming": ("kb1m8s",),
+    "summary-name": ("2t702h",), "prohibited-naming": ("kb1m8s",), "meta-viewport": ("b4f0c3",),
 }
 # The browser checks (a11y.CHECKS) that make those findings; only they run on a case, and only for their rules.
 CHECK_FINDINGS = {"text-spacing": ("letter-spacing", "word-spacing", "line-height"), "text-zoom": ("text-zoom",),
                   "keyboard": ("keyboard-trap", "focus-visible"), "iframe-tab-order": ("iframe-tab-order",),
                   "page-title": ("page-title",), "summary-name": ("summary-name",),
-                  "prohibited-naming": ("prohibited-naming",)}
+                  "prohibited-naming": ("prohibited-naming",), "meta-viewport": ("meta-viewport",)}
 # Where the W3C viewport differs from the layer's default: 1.4.4's 200 % zoom is of a 1280 by 1024 screen.
 CHECK_VIEWPORT = {"width": 1280, "height": 1024}
 AXE_ACT_IDS_JS = "() => axe.getRules().map(r => [r.ruleId, r.actIds || []])"
+
+
+class NotAudited(Exception):
+    """A case the layer does not audit at all (it is not an HTML page); the message says why."""
 
 
 class RulesMissing(RuntimeError):
@@ -155,7 +159,11 @@ def check_case(page: Any, axe: Any, url: str, case: Case) -> tuple[list[a11y.Fin
     """Every finding the layer makes on one case, and the axe version: axe's violations (all levels) and the
     browser checks that implement the case's rule."""
     page.set_viewport_size(VIEWPORT)
-    page.goto(url, wait_until="load", timeout=CASE_TIMEOUT_MS)
+    response = page.goto(url, wait_until="load", timeout=CASE_TIMEOUT_MS)
+    kind = (response.headers.get("content-type") or "") if response is not None else ""
+    if "text/html" not in kind:
+        raise NotAudited(f"not an HTML page ({kind.split(';')[0] or 'no content type'}): the layer audits HTML "
+                         "pages only, as its crawl does")
     result = axe.run(page).response
     found = [f for f in a11y.findings_from_axe(result) if "best-practice" not in f.tags]
     if case.rule in BROWSER_ACT_IDS["orientation"] and a11y.orientation_locked(page):
@@ -255,6 +263,9 @@ def measure(folder: Path, *, rules: Iterable[str] | None = None, browser_path: s
                     entry["reported"] = "failed" if failing else "passed"
                     entry["by"] = sorted({procedure(f) for f in failing})
                     entry["findings"] = [f.describe() for f in failing]
+                except NotAudited as exc:
+                    entry["reported"] = "inapplicable"
+                    entry["note"] = str(exc)
                 except Exception as exc:  # noqa: BLE001 - one case the browser cannot load is untested, not a crash
                     entry["reported"] = "cantTell"
                     entry["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

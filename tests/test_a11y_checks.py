@@ -207,3 +207,15 @@ def test_a_name_on_an_element_whose_role_forbids_one_is_found(page: Any) -> None
                       '<span id="x" aria-roledescription="bricka">Ny</span>',
                       '<h2 id="x" role="none" aria-braillelabel="Rubrik">Rubrik</h2>'):
         assert _found(page, _page(forbidden), "prohibited-naming") == {"prohibited-naming": ["#x"]}, forbidden
+
+
+# --- 1.4.4 a viewport that stops zooming (ACT b4f0c3) --------------------------------------------------------------
+@pytest.mark.parametrize(("content", "locked"), [
+    ("width=device-width, initial-scale=1", False), ("user-scalable=yes", False), ("maximum-scale=3", False),
+    ("maximum-scale=device-width", False), ("maximum-scale=-1", False), ("user-scalable=2", False),
+    ("user-scalable=no", True), ("maximum-scale=1.5", True), ("maximum-scale=yes", True),
+    ("user-scalable=0.5", True), ("user-scalable=nej", True), ("initial-scale=1; maximum-scale=nej", True),
+])
+def test_a_viewport_that_stops_zooming_to_200_percent_is_found(page: Any, content: str, locked: bool) -> None:
+    found = _found(page, _page("<p>Text</p>", f'<meta name="viewport" content="{content}">'), "meta-viewport")
+    assert ("meta-viewport" in found) is locked

@@ -7,6 +7,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from harness import a11y, act
 
 
@@ -74,3 +76,26 @@ def test_the_report_gives_both_counts_and_each_procedure(tmp_path: Path) -> None
     assert summary["own_consistent"] == ["24afc2"]
     page = html_path.read_text(encoding="utf-8")
     assert "browser/letter-spacing: consistent" in page and "axe/avoid-inline-spacing: inconsistent" in page
+
+
+def test_cases_that_are_not_html_pages_are_not_audited_and_own_checks_run_for_their_rules(tmp_path: Path) -> None:
+    pytest.importorskip("playwright.sync_api")
+    base = tmp_path / act.TESTCASES.parent / "testcases" / "2t702h"
+    base.mkdir(parents=True)
+    pages = {"passed": ("1.html", "<details><summary>Öppettider</summary><p>8–17</p></details>"),
+             "failed": ("2.html", "<details><summary></summary><p>8–17</p></details>"),
+             "inapplicable": ("3.svg", '<svg xmlns="http://www.w3.org/2000/svg"><text y="9">Text</text></svg>')}
+    items = []
+    for expected, (name, body) in pages.items():
+        page = body if name.endswith(".svg") else f'<html lang="sv"><title>t</title><body>{body}</body></html>'
+        (base / name).write_text(page, encoding="utf-8")
+        items.append({"ruleId": "2t702h", "ruleName": "Summary has name", "testcaseId": name, "expected": expected,
+                      "relativePath": f"/testcases/2t702h/{name}",
+                      "ruleAccessibilityRequirements": {"wcag20:4.1.2": {"forConformance": True}}})
+    (tmp_path / act.TESTCASES).write_text(json.dumps({"testcases": items}), encoding="utf-8")
+    reports, _ = act.measure(tmp_path)
+    report = reports["2t702h"]
+    assert [(c["expected"], c["reported"]) for c in report.cases] == [
+        ("passed", "passed"), ("failed", "failed"), ("inapplicable", "inapplicable")]
+    assert report.cases[1]["by"] == ["browser/summary-name"] and "HTML" in report.cases[2]["note"]
+    assert report.verdict == "consistent"
