@@ -4,8 +4,10 @@ An axe result names its rule and tags (``wcag2aa``, ``wcag143``, ``EN-9.1.4.3``)
 :class:`Finding` with the WCAG success criteria, the EN 301 549 clauses and the requirement IDs of
 ``requirements/catalogue/legal-a11y.yaml`` it breaks, and decides by the :class:`Policy` whether it fails the run
 (WCAG 2.0/2.1 A and AA, the level DOS-lagen requires through EN 301 549) or is only reported (WCAG 2.2,
-best practice). The checks axe does not make (reflow, 200 % text, keyboard, visible focus, text spacing,
-orientation, titles, language) run as scripts in the page and give findings of the same kind.
+best practice). The checks axe does not make, or makes with false alarms (reflow, 200 % text and zoom, zoom locked
+by the viewport, keyboard reach and traps, visible focus, iframes out of the tab order, text spacing, orientation,
+titles, language, summary names, names where the role forbids one) run as scripts in the page and give findings of
+the same kind; harness/act.py measures them on the W3C ACT rules' test cases.
 
 Pytest-free: ``suites/a11y`` and the ACT measurement (harness/act.py) both use it.
 """
@@ -285,7 +287,8 @@ TABBABLES_JS = _PATH_JS + """
   const modal = document.querySelector('dialog:modal');
   const radios = new Set();  // a radio group is one tab stop: the checked radio, else the first
   const items = [...document.querySelectorAll(sel)].filter(el => visible(el) && !el.disabled
-      && !el.closest('[inert], [aria-hidden=true]') && (!modal || modal.contains(el))).filter(el => {
+      && !el.closest('[inert], [aria-hidden=true]') && (!modal || modal.contains(el))
+      && !el.hasAttribute('data-a11y-edge')).filter(el => {
     if (el.type !== 'radio' || !el.name) return true;
     const key = (el.form ? 'f' : 'd') + el.name;
     if (radios.has(key)) return false;
@@ -318,34 +321,45 @@ const activeKey = () => {
 };
 """
 ACTIVE_JS = "() => {" + _ACTIVE_FN + " return activeKey(); }"
-# Where a key moved focus, and when focus last moved. A Tab that takes focus out of the document has reached the
-# browser's own controls: a script's later focus() cannot take it back from there (ACT rule a1b64e), so what the key
-# did is read in the task right after it, before any timer of the page. The wait that follows each key lasts until
-# focus has been still for a while (ACT's "focusable" allows a second): timers of the page that move focus sooner
-# run before it ends, so every run sees the same thing.
+# Where a key moved focus, and when focus last moved. A Tab that takes focus out of the document (or to one of the
+# walk's two stops) has reached the browser's own controls: a script's later focus() cannot take it back from there
+# (ACT rule a1b64e), so what the key did is read in the task right after it, before any timer of the page. The wait
+# that follows each key lasts until focus has been still for a while (ACT's "focusable" allows a second): timers of
+# the page that move focus sooner run before it ends, so every run sees the same thing.
 FOCUS_RECORDER_JS = """
 () => {
   if (window.__a11yKeys) return;
   """ + _ACTIVE_FN + """
   const rec = window.__a11yKeys = {left: false, moved: performance.now()};
+  const outside = () => activeKey() === null || document.activeElement.hasAttribute('data-a11y-edge');
   addEventListener('keydown', (e) => {
     rec.moved = performance.now(); rec.left = false;
-    setTimeout(() => { rec.left = activeKey() === null; }, 0);
+    setTimeout(() => { rec.left = outside(); }, 0);
   }, true);
   const moved = () => { rec.moved = performance.now(); };
   addEventListener('focusin', moved, true); addEventListener('focusout', moved, true);
 }
 """
-# The walk starts before the first element a Tab can reach: the top of the page, or of an open modal dialog. A blur
-# alone would leave the browser's starting point at the element that had focus (an autofocused field, a dialog's
-# first button), so the first Tab would go on from there.
+# The walk runs between two invisible stops the harness adds: one before the first element a Tab can reach (the top
+# of the page, or of an open modal dialog, with the lowest positive tabindex) and one after the last. Reaching either
+# is leaving the page for the browser's own controls. Headless Chromium, having none, sometimes wraps focus round to
+# the first element instead, which would look like a trap; the stops make every run see the same thing. The walk
+# starts on the first stop, not wherever focus was (an autofocused field, a dialog's first button).
 WALK_START_JS = """
 () => {
   const host = document.querySelector('dialog:modal') || document.body;
   if (!host) return;
-  const start = document.createElement('span');
-  start.tabIndex = -1; start.setAttribute('data-a11y-start', '');
-  host.prepend(start); start.focus({preventScroll: true}); start.blur(); window.focus();
+  document.querySelectorAll('[data-a11y-edge]').forEach(stop => stop.remove());
+  const stop = (tabindex, edge) => {
+    const el = document.createElement('span');
+    el.tabIndex = tabindex; el.setAttribute('data-a11y-edge', edge);
+    el.style.cssText = ['position:absolute', 'width:1px', 'height:1px', 'overflow:hidden', 'clip-path:inset(50%)',
+      'outline:none', 'margin:0', 'padding:0', 'border:0'].map(rule => rule + '!important').join(';');
+    return el;
+  };
+  const first = stop(1, 'start');
+  host.prepend(first); host.append(stop(0, 'end'));
+  first.focus({preventScroll: true}); window.focus();
 }
 """
 SETTLE_JS = """

@@ -127,7 +127,8 @@ MODAL_LOOP = """<a href="#" id="forst">Först</a>
 
 def test_a_trap_the_page_explains_how_to_leave_is_allowed(page: Any) -> None:
     told = MODAL_LOOP.replace("{second}", "b2").replace("{help}", "<p>Tryck Ctrl+Q för att gå vidare.</p>")
-    assert "keyboard-trap" not in _found(page, _page(told), "keyboard")
+    for _ in range(4):  # out of the trap, Tab from the last link leaves the page every time (to the walk's end stop)
+        assert "keyboard-trap" not in _found(page, _page(told), "keyboard")
     silent = MODAL_LOOP.replace("{second}", "b2").replace("{help}", "")
     assert "keyboard-trap" in _found(page, _page(silent), "keyboard")
     wrong_key = told.replace("Ctrl+Q", "Alt+J")
