@@ -4,8 +4,10 @@ An axe result names its rule and tags (``wcag2aa``, ``wcag143``, ``EN-9.1.4.3``)
 :class:`Finding` with the WCAG success criteria, the EN 301 549 clauses and the requirement IDs of
 ``requirements/catalogue/legal-a11y.yaml`` it breaks, and decides by the :class:`Policy` whether it fails the run
 (WCAG 2.0/2.1 A and AA, the level DOS-lagen requires through EN 301 549) or is only reported (WCAG 2.2,
-best practice). The checks axe does not make (reflow, 200 % text, keyboard, visible focus, text spacing,
-orientation, titles, language) run as scripts in the page and give findings of the same kind.
+best practice). The checks axe does not make, or makes with false alarms (reflow, 200 % text and zoom, zoom locked
+by the viewport, keyboard reach and traps, visible focus, iframes out of the tab order, text spacing, orientation,
+titles, language, summary names, names where the role forbids one) run as scripts in the page and give findings of
+the same kind; harness/act.py measures them on the W3C ACT rules' test cases.
 
 Pytest-free: ``suites/a11y`` and the ACT measurement (harness/act.py) both use it.
 """
@@ -167,28 +169,56 @@ const visible = (el) => {
   const s = getComputedStyle(el); const r = el.getBoundingClientRect();
   return s.visibility !== 'hidden' && s.display !== 'none' && r.width > 0 && r.height > 0;
 };
-const hasText = (el) => [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+// The element's own visible text nodes: not empty, rendered, and not moved off the page (top: -999em).
+const ownText = (el) => [...el.childNodes].filter(n => {
+  if (n.nodeType !== 3 || !n.textContent.trim()) return false;
+  const range = document.createRange(); range.selectNodeContents(n);
+  const r = range.getBoundingClientRect();
+  return r.width > 0 && r.height > 0 && r.right + scrollX > 0 && r.bottom + scrollY > 0;
+});
 """
 
-# 1.4.4 and 1.4.12: a text element whose own box or an ancestor with overflow hidden/clip cuts its text off.
+# 1.4.4: a text node cut off by an ancestor's overflow hidden/clip (WCAG's resize text, as ACT rule 59br37 has it):
+# an ancestor that scrolls keeps its content reachable; a box exactly one line tall and nowrap text with an ellipsis
+# are clipped on purpose (cleanly, to a whole line or with a mark); a box of 1 px or less hides text for screen
+# readers only.
 CLIPPED_TEXT_JS = _PATH_JS + """
 () => {
   const out = [];
-  for (const el of document.body ? document.body.querySelectorAll('*') : []) {
-    if (!hasText(el) || !visible(el)) continue;
-    for (let box = el; box && box !== document.body; box = box.parentElement) {
-      const s = getComputedStyle(box);
+  const root = document.body || document.documentElement;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const lineHeight = (s) => s.lineHeight === 'normal' ? 1.2 * parseFloat(s.fontSize) : parseFloat(s.lineHeight);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !(el instanceof HTMLElement) || !visible(el)) continue;
+    if (el.closest('[aria-hidden="true"]')) continue;
+    const range = document.createRange(); range.selectNodeContents(node);
+    const r = range.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    let [left, right, top, bottom] = [r.left, r.right, r.top, r.bottom];
+    for (let box = el; box && box !== document.body && box !== document.documentElement; box = box.parentElement) {
       if (box.clientWidth <= 1 || box.clientHeight <= 1) break;  // visually hidden on purpose, for screen readers
+      const s = getComputedStyle(box); const b = box.getBoundingClientRect();
+      const inner = {left: b.left + box.clientLeft, top: b.top + box.clientTop};
+      inner.right = inner.left + box.clientWidth; inner.bottom = inner.top + box.clientHeight;
       const clips = (v) => v === 'hidden' || v === 'clip';
-      if ((clips(s.overflowX) && box.scrollWidth > box.clientWidth + 1) ||
-          (clips(s.overflowY) && box.scrollHeight > box.clientHeight + 1)) { out.push(pathOf(el)); break; }
+      const scrolls = (v) => v === 'auto' || v === 'scroll';
+      if (scrolls(s.overflowX)) { left = Math.max(left, inner.left); right = Math.min(right, inner.right); }
+      else if (clips(s.overflowX) && (left < inner.left - 1 || right > inner.right + 1)
+               && !(s.whiteSpace === 'nowrap' && s.textOverflow !== 'clip')) { out.push(pathOf(el)); break; }
+      if (scrolls(s.overflowY)) { top = Math.max(top, inner.top); bottom = Math.min(bottom, inner.bottom); }
+      else if (clips(s.overflowY) && (top < inner.top - 1 || bottom > inner.bottom + 1)) {
+        const limit = s.overflowY === 'clip' ? box.clientHeight - parseFloat(s.paddingTop) - parseFloat(s.paddingBottom)
+                                             : b.height;
+        if (Math.abs(lineHeight(s) - limit) > 1) { out.push(pathOf(el)); break; }  // not one whole line
+      }
     }
   }
-  return out;
+  return [...new Set(out)];
 }
 """
 
-# Text at 200 %: every element's font size doubled from its computed size (what browser text zoom does).
+# Text at 200 %: every element's font size doubled from its computed size (what a browser's text size setting does).
 DOUBLE_TEXT_JS = """
 () => {
   const all = [document.documentElement, ...document.querySelectorAll('body, body *')];
@@ -196,24 +226,36 @@ DOUBLE_TEXT_JS = """
   all.forEach((el, i) => el.style.setProperty('font-size', (sizes[i] * 2) + 'px', 'important'));
 }
 """
+# 200 % zoom of a 1280 by 1024 screen: the page laid out in half of it (WCAG 1.4.4 with 1.4.10's reference size).
+ZOOM_VIEWPORT = {"width": 640, "height": 512}
 
 # The text-spacing bookmarklet of WCAG 1.4.12: what a user's style sheet may set.
 TEXT_SPACING_CSS = ("* { line-height: 1.5 !important; letter-spacing: 0.12em !important; "
                     "word-spacing: 0.16em !important; } p { margin-bottom: 2em !important; }")
 
-# 1.4.12: spacing set !important in a style attribute below WCAG's values cannot be overridden by the user.
+# 1.4.12: spacing set !important in a style attribute below WCAG's values cannot be overridden by the user. Only an
+# element with visible text of its own counts, and only when the declaration gives it a value of its own (inherit and
+# unset take the parent's, which is not important); line height matters only for text that wraps.
 IMPORTANT_SPACING_JS = _PATH_JS + """
 () => {
   const out = [];
+  const takesParents = new Set(['inherit', 'unset', 'revert', 'revert-layer']);
+  const wraps = (texts) => new Set(texts.flatMap(n => {
+    const range = document.createRange(); range.selectNodeContents(n);
+    return [...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top));
+  })).size > 1;
   for (const el of document.querySelectorAll('[style]')) {
-    if (!visible(el) || !el.textContent.trim()) continue;
+    if (!(el instanceof HTMLElement) || !visible(el)) continue;
+    const texts = ownText(el);
+    if (!texts.length) continue;
     const st = el.style; const s = getComputedStyle(el); const font = parseFloat(s.fontSize);
-    const wrapped = el.getClientRects().length > 1 || el.scrollHeight > font * 2.2;
     const low = (prop, factor) => {
       if (st.getPropertyPriority(prop) !== 'important') return false;
+      if (takesParents.has(st.getPropertyValue(prop).trim().toLowerCase())) return false;
+      if (prop === 'line-height' && !wraps(texts)) return false;
       const value = s.getPropertyValue(prop);
-      if (prop === 'line-height' && value === 'normal') return wrapped;
-      return parseFloat(value) < factor * font - 0.01 && (prop !== 'line-height' || wrapped);
+      const size = value === 'normal' ? 0 : parseFloat(value);  // normal: no added spacing, about 1.2 lines
+      return !Number.isNaN(size) && size < factor * font - 0.01;
     };
     for (const [prop, factor] of [['letter-spacing', 0.12], ['word-spacing', 0.16], ['line-height', 1.5]]) {
       if (low(prop, factor)) out.push([prop, pathOf(el)]);
@@ -234,14 +276,19 @@ HORIZONTAL_SCROLL_JS = """
 
 # The elements a keyboard user must reach: native controls, ARIA widgets that are not part of a composite (those
 # take one tab stop for the whole group) and whatever the page put in the tab order; and how each looks unfocused.
+# An open modal dialog makes the rest of the page inert: then only its own elements are expected.
+_TABBABLE_SELECTOR = ("a[href], button, input:not([type=hidden]), select, textarea, summary, "
+                      "[tabindex]:not([tabindex^=\"-\"]), [contenteditable=\"\"], [contenteditable=true], "
+                      "[role=button], [role=link], [role=checkbox], [role=switch], [role=slider], [role=textbox], "
+                      "[role=combobox]")
 TABBABLES_JS = _PATH_JS + """
 () => {
-  const sel = 'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex^="-"]), '
-    + '[contenteditable=""], [contenteditable=true], [role=button], [role=link], [role=checkbox], [role=switch], '
-    + '[role=slider], [role=textbox], [role=combobox]';
+  const sel = '""" + _TABBABLE_SELECTOR.replace("'", "\\'") + """';
+  const modal = document.querySelector('dialog:modal');
   const radios = new Set();  // a radio group is one tab stop: the checked radio, else the first
   const items = [...document.querySelectorAll(sel)].filter(el => visible(el) && !el.disabled
-      && !el.closest('[inert], [aria-hidden=true]')).filter(el => {
+      && !el.closest('[inert], [aria-hidden=true]') && (!modal || modal.contains(el))
+      && !el.hasAttribute('data-a11y-edge')).filter(el => {
     if (el.type !== 'radio' || !el.name) return true;
     const key = (el.form ? 'f' : 'd') + el.name;
     if (radios.has(key)) return false;
@@ -265,60 +312,237 @@ FOCUS_STYLE_JS = """
   return own + '|' + [before, after].map(p => p.content + p.outline + p.boxShadow + p.backgroundColor).join('|');
 }
 """
-ACTIVE_JS = """
-() => {
+_ACTIVE_FN = """
+const activeKey = () => {
   let el = document.activeElement;
   while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
   if (!el || el === document.body || el === document.documentElement) return null;
   return el.getAttribute('data-a11y-tab') ?? ('x:' + (el.id || el.localName));
+};
+"""
+ACTIVE_JS = "() => {" + _ACTIVE_FN + " return activeKey(); }"
+# Where a key moved focus, and when focus last moved. A Tab that takes focus out of the document (or to one of the
+# walk's two stops) has reached the browser's own controls: a script's later focus() cannot take it back from there
+# (ACT rule a1b64e), so what the key did is read in the task right after it, before any timer of the page. The wait
+# that follows each key lasts until focus has been still for a while (ACT's "focusable" allows a second): timers of
+# the page that move focus sooner run before it ends, so every run sees the same thing.
+FOCUS_RECORDER_JS = """
+() => {
+  if (window.__a11yKeys) return;
+  """ + _ACTIVE_FN + """
+  const rec = window.__a11yKeys = {left: false, moved: performance.now()};
+  const outside = () => activeKey() === null || document.activeElement.hasAttribute('data-a11y-edge');
+  addEventListener('keydown', (e) => {
+    rec.moved = performance.now(); rec.left = false;
+    setTimeout(() => { rec.left = outside(); }, 0);
+  }, true);
+  const moved = () => { rec.moved = performance.now(); };
+  addEventListener('focusin', moved, true); addEventListener('focusout', moved, true);
 }
 """
+# The walk runs between two invisible stops the harness adds: one before the first element a Tab can reach (the top
+# of the page, or of an open modal dialog, with the lowest positive tabindex) and one after the last. Reaching either
+# is leaving the page for the browser's own controls. Headless Chromium, having none, sometimes wraps focus round to
+# the first element instead, which would look like a trap; the stops make every run see the same thing. The walk
+# starts on the first stop, not wherever focus was (an autofocused field, a dialog's first button).
+WALK_START_JS = """
+() => {
+  const host = document.querySelector('dialog:modal') || document.body;
+  if (!host) return;
+  document.querySelectorAll('[data-a11y-edge]').forEach(stop => stop.remove());
+  const stop = (tabindex, edge) => {
+    const el = document.createElement('span');
+    el.tabIndex = tabindex; el.setAttribute('data-a11y-edge', edge);
+    el.style.cssText = ['position:absolute', 'width:1px', 'height:1px', 'overflow:hidden', 'clip-path:inset(50%)',
+      'outline:none', 'margin:0', 'padding:0', 'border:0'].map(rule => rule + '!important').join(';');
+    return el;
+  };
+  const first = stop(1, 'start');
+  host.prepend(first); host.append(stop(0, 'end'));
+  first.focus({preventScroll: true}); window.focus();
+}
+"""
+SETTLE_JS = """
+(quiet) => new Promise((resolve) => {
+  const rec = window.__a11yKeys; const start = performance.now();
+  const check = () => {
+    const now = performance.now();
+    if (now - rec.moved >= quiet || now - start >= 1000) resolve(rec.left);
+    else setTimeout(check, Math.max(1, quiet - (now - rec.moved)));
+  };
+  setTimeout(check, quiet);
+})
+"""
+# Controls that only act inside the page (a help link to "#", a plain button): pressing one may show how to get out.
+_IN_PAGE_CONTROL_JS = """
+(el) => (el.localName === 'a' && (el.getAttribute('href') || '').startsWith('#'))
+  || (el.localName === 'button' && el.type === 'button') || el.getAttribute('role') === 'button'
+"""
 
-# 1.3.4: an element turned 90 degrees in one orientation and not in the other locks the orientation.
+# 1.3.4: an element turned 90 degrees in one orientation and not in the other locks the orientation; a turn may be
+# given by transform or by the rotate property.
 ROTATIONS_JS = """
 () => [...document.querySelectorAll('html, body, body *')].map(el => {
-  const t = getComputedStyle(el).transform;
-  if (!t || t === 'none') return 0;
-  const m = t.match(/matrix\\(([^)]+)\\)/); if (!m) return 0;
-  const [a, b] = m[1].split(',').map(Number);
-  return Math.round(Math.atan2(b, a) * 180 / Math.PI);
+  const s = getComputedStyle(el);
+  let angle = 0;
+  const m = (s.transform || '').match(/matrix\\(([^)]+)\\)/);
+  if (m) { const [a, b] = m[1].split(',').map(Number); angle += Math.atan2(b, a) * 180 / Math.PI; }
+  const r = (s.rotate || 'none').trim();
+  if (r !== 'none') {
+    const parts = r.split(/\\s+/); const last = parts[parts.length - 1];
+    const axis = parts.length === 4 ? parts.slice(0, 3).map(Number)
+      : parts[0] === 'z' || parts.length === 1 ? [0, 0, 1] : [1, 0, 0];
+    const units = {deg: 1, rad: 180 / Math.PI, grad: 0.9, turn: 360};
+    const u = (last.match(/[a-z]+$/) || ['deg'])[0];
+    if (axis[0] === 0 && axis[1] === 0 && axis[2] !== 0) {
+      angle += parseFloat(last) * (units[u] || 1) * Math.sign(axis[2]);
+    }
+  }
+  return Math.round(angle);
+})
+"""
+
+# 2.1.1: an iframe taken out of the tab order (negative tabindex) whose document has elements to tab to: they can
+# never be reached (ACT rule akn7bn).
+IFRAMES_OUT_OF_TAB_ORDER_JS = _PATH_JS + """
+() => {
+  const modal = document.querySelector('dialog:modal');
+  return [...document.querySelectorAll('iframe[tabindex]')].filter(f => f.tabIndex < 0 && visible(f)
+    && f.clientWidth > 1 && f.clientHeight > 1
+    && !f.closest('[inert]') && (!modal || modal.contains(f))).map(f => {
+      f.setAttribute('data-a11y-frame', pathOf(f)); return pathOf(f);
+    });
+}
+"""
+FRAME_HAS_TABBABLES_JS = """
+() => [...document.querySelectorAll('""" + _TABBABLE_SELECTOR.replace("'", "\\'") + """')].some(el => {
+  const s = getComputedStyle(el); const r = el.getBoundingClientRect();
+  return el.tabIndex >= 0 && !el.disabled && s.visibility !== 'hidden' && s.display !== 'none'
+    && r.width > 0 && r.height > 0;
 })
 """
 
 
+# 4.1.2: the summary that opens and closes a details element needs a name (ACT rule 2t702h): from aria-labelledby,
+# aria-label, its text (with the alt text of its images) or its title. Another explicit role than none makes it
+# something else; none is ignored on an element one can focus.
+SUMMARY_WITHOUT_NAME_JS = _PATH_JS + """
+() => [...document.querySelectorAll('details > summary:first-of-type')].filter(el => {
+  const role = (el.getAttribute('role') || '').trim().split(/\\s+/)[0];
+  if (role && role !== 'none' && role !== 'presentation') return false;
+  if (!visible(el) || el.closest('[aria-hidden=true]')) return false;
+  const textOf = (node) => [...node.childNodes].map(n => n.nodeType === 3 ? n.textContent
+    : n.nodeType === 1 && n.localName === 'img' ? (n.getAttribute('alt') || '')
+    : n.nodeType === 1 && getComputedStyle(n).display !== 'none' ? textOf(n) : '').join(' ');
+  const labelledby = (el.getAttribute('aria-labelledby') || '').split(/\\s+/).filter(Boolean)
+    .map(id => document.getElementById(id)).filter(Boolean).map(textOf).join(' ');
+  const name = [labelledby, el.getAttribute('aria-label') || '', textOf(el), el.getAttribute('title') || '']
+    .find(text => text.trim());
+  return !name;
+}).map(pathOf)
+"""
+
+# 1.3.1: naming attributes on an element whose role forbids a name (ACT rule kb1m8s): assistive technology ignores
+# them, so what they say is lost. The role is the explicit one, else the element's own; elements whose role depends
+# on more (a section, a header) are left alone.
+PROHIBITED_NAMING_JS = _PATH_JS + """
+() => {
+  const naming = ['aria-label', 'aria-labelledby', 'aria-braillelabel', 'aria-roledescription',
+                  'aria-brailleroledescription'];
+  const prohibited = new Set(['caption', 'code', 'deletion', 'emphasis', 'generic', 'insertion', 'none',
+    'paragraph', 'presentation', 'strong', 'subscript', 'superscript']);
+  const implicit = {div: 'generic', span: 'generic', b: 'generic', i: 'generic', u: 'generic', small: 'generic',
+    bdi: 'generic', bdo: 'generic', data: 'generic', samp: 'generic', p: 'paragraph', code: 'code', del: 'deletion',
+    s: 'deletion', ins: 'insertion', em: 'emphasis', strong: 'strong', sub: 'subscript', sup: 'superscript',
+    caption: 'caption'};
+  const roleOf = (el) => {
+    const explicit = (el.getAttribute('role') || '').trim().split(/\\s+/)[0];
+    if (explicit) return explicit;
+    if ((el.localName === 'a' || el.localName === 'area') && !el.hasAttribute('href')) return 'generic';
+    return implicit[el.localName] || '';
+  };
+  const selector = naming.map(a => '[' + a + ']').join(',');
+  return [...document.querySelectorAll(selector)].filter(el => {
+    if (!(el instanceof HTMLElement) || el.closest('[hidden], [aria-hidden=true]')) return false;
+    if (getComputedStyle(el).display === 'none' || getComputedStyle(el).visibility === 'hidden') return false;
+    const role = roleOf(el);
+    const focusable = el.matches('a[href], button, input, select, textarea, [tabindex]');
+    if ((role === 'none' || role === 'presentation') && focusable) return false;  // the role is ignored then
+    return naming.some(a => (el.getAttribute(a) || '').trim()) && prohibited.has(role);
+  }).map(pathOf);
+}
+"""
+
+# 1.4.4: a viewport meta tag that stops pinch zoom or caps it below 200 % (ACT rule b4f0c3), read as
+# browsers read it: user-scalable no, or a number between -1 and 1, or a word they do not know, fixes the scale;
+# maximum-scale yes is 1, no 0.1, device-width 10, a word they do not know 0, a negative number is left out.
+META_VIEWPORT_JS = """
+() => [...document.querySelectorAll('meta[name="viewport" i][content]')].filter(meta => {
+  const props = {};
+  for (const part of meta.getAttribute('content').split(/[,;]/)) {
+    const [key, value] = part.split('=').map(x => (x || '').trim().toLowerCase());
+    if (key) props[key] = value;
+  }
+  const word = {yes: 1, 'device-width': 10, 'device-height': 10};
+  if ('user-scalable' in props) {
+    const v = props['user-scalable'];
+    const n = v === 'no' ? 0 : v in word ? word[v] : parseFloat(v);
+    if (Number.isNaN(n) || Math.abs(n) < 1) return true;
+  }
+  if ('maximum-scale' in props) {
+    const v = props['maximum-scale'];
+    const n = v === 'no' ? 0.1 : v in word ? word[v] : Number.isNaN(parseFloat(v)) ? 0 : parseFloat(v);
+    if (n >= 0 && n < 2) return true;
+  }
+  return false;
+}).map(meta => 'meta[content="' + meta.getAttribute('content') + '"]')
+"""
+
 @dataclass
 class KeyboardWalk:
-    """What pressing Tab through a page showed: the elements reached, those without a visible focus, a trap."""
+    """What pressing Tab through a page showed: the elements reached, those without a visible focus, a trap and,
+    for a trap, the key the page names that gets out of it."""
 
     tabbables: list[str]
     reached: set[int] = field(default_factory=set)
     invisible_focus: list[str] = field(default_factory=list)
     trapped_at: str | None = None
+    escape_key: str | None = None
 
     @property
     def unreached(self) -> list[str]:
         return [path for i, path in enumerate(self.tabbables) if i not in self.reached]
 
+    @property
+    def trapped(self) -> bool:
+        """Neither standard keys nor a way the page tells the user get focus out (WCAG 2.1.2)."""
+        return self.trapped_at is not None and self.escape_key is None
 
-def keyboard_walk(page: Any, *, limit: int = 200, settle_ms: int = 0) -> KeyboardWalk:
+
+def _press(page: Any, key: str, settle_ms: int) -> bool:
+    """Press a key and wait until focus is still; True when the key itself took focus out of the document."""
+    page.keyboard.press(key)
+    return bool(page.evaluate(SETTLE_JS, max(settle_ms, 1)))
+
+
+def keyboard_walk(page: Any, *, limit: int = 200, settle_ms: int = 25) -> KeyboardWalk:
     """Tab from the top through the page: reach (2.1.1), visible focus (2.4.7) and no trap (2.1.2).
 
     Focus is trapped when Tab brings it back to an element it already passed without leaving the page, and
-    Shift+Tab cannot get it out either. ``settle_ms`` waits after each key for scripts that move focus late."""
+    Shift+Tab cannot get it out either. After each key the walk waits until focus has been still ``settle_ms``."""
     tabbables = page.evaluate(TABBABLES_JS)
     walk = KeyboardWalk(tabbables=tabbables)
     unfocused = [page.locator(f'[data-a11y-tab="{i}"]').evaluate(FOCUS_STYLE_JS) for i in range(len(tabbables))]
-    page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.focus(); }")
+    page.evaluate(FOCUS_RECORDER_JS)
+    page.evaluate(WALK_START_JS)
     # The indicator may be another element (a marker beside a link): then the page looks different with focus.
     baseline = _screenshot(page) if tabbables else b""
     seen: list[str] = []
     for _ in range(min(limit, 3 * len(tabbables) + 6)):
-        page.keyboard.press("Tab")
-        if settle_ms:
-            page.wait_for_timeout(settle_ms)
+        left = _press(page, "Tab", settle_ms)
         active = page.evaluate(ACTIVE_JS)
-        if active is None:
-            break  # back to the document: focus can leave
+        if left or active is None:
+            break  # out of the document: focus can leave
         if active.isdigit():
             index = int(active)
             if index not in walk.reached:
@@ -330,8 +554,10 @@ def keyboard_walk(page: Any, *, limit: int = 200, settle_ms: int = 0) -> Keyboar
         # staying on one element for more Tabs than any field has parts.
         stuck = len(seen) >= 6 and all(a == active for a in seen[-6:])
         if stuck or (seen and active != seen[-1] and active in seen):
-            if _is_trap(page, len(tabbables), settle_ms) and not _escapable(page, len(tabbables), settle_ms):
+            if _is_trap(page, len(tabbables), settle_ms):
                 walk.trapped_at = tabbables[int(active)] if active.isdigit() else active
+                cycle = seen[seen.index(active):] if active in seen else [active]
+                walk.escape_key = _escape(page, len(tabbables), settle_ms, cycle)
             break
         seen.append(active)
     return walk
@@ -344,65 +570,137 @@ def _screenshot(page: Any) -> bytes:
 _KEY_HINT = re.compile(r"\b(Ctrl|Control|Alt|Shift)\s*\+\s*([A-Za-z0-9])\b")
 
 
-def _escapable(page: Any, count: int, settle_ms: int) -> bool:
-    """WCAG 2.1.2 allows a non-standard way out when the page tells the user: Escape, or a key the text names."""
-    text = page.evaluate("() => document.body ? document.body.innerText : ''")
-    keys = ["Escape", *(f"{'Control' if m[0] == 'Ctrl' else m[0]}+{m[1]}" for m in _KEY_HINT.findall(text))]
-    for key in dict.fromkeys(keys):
+def _escape(page: Any, count: int, settle_ms: int, cycle: Sequence[str]) -> str | None:
+    """WCAG 2.1.2 allows a non-standard way out when the page tells the user: Escape, or a key the text names, also
+    text that a help control inside the trap shows. The key that worked, or None."""
+    tried: set[str] = set()
+
+    def keys() -> list[str]:
+        text = page.evaluate("() => document.body ? document.body.innerText : ''")
+        hinted = (f"{'Control' if m[0] == 'Ctrl' else m[0]}+{m[1]}" for m in _KEY_HINT.findall(text))
+        return [k for k in dict.fromkeys(["Escape", *hinted]) if k not in tried]
+
+    def works(key: str) -> bool:
+        tried.add(key)
         page.keyboard.press(key)
-        if not _is_trap(page, count, settle_ms, key="Tab"):
-            return True
-    return False
+        return not _is_trap(page, count, settle_ms, key="Tab")
+
+    for key in keys():
+        if works(key):
+            return key
+    for active in dict.fromkeys(cycle):  # the trap's own controls that act in the page: one may show the way out
+        control = page.locator(f'[data-a11y-tab="{active}"]') if active.isdigit() else None
+        if control is None or not control.count() or not control.evaluate(_IN_PAGE_CONTROL_JS):
+            continue
+        control.focus()
+        _press(page, "Enter", settle_ms)
+        for key in keys():
+            if works(key):
+                return key
+    return None
 
 
 def _is_trap(page: Any, count: int, settle_ms: int, *, key: str = "Shift+Tab") -> bool:
     """Going backwards, every page lets focus reach the document within a few more steps than it has stops."""
+    page.evaluate(FOCUS_RECORDER_JS)
     for _ in range(3 * count + 6):
-        page.keyboard.press(key)
-        if settle_ms:
-            page.wait_for_timeout(settle_ms)
-        if page.evaluate(ACTIVE_JS) is None:
+        if _press(page, key, settle_ms) or page.evaluate(ACTIVE_JS) is None:
             return False
     return True
 
 
+def iframes_out_of_tab_order(page: Any) -> list[str]:
+    """2.1.1: iframes with a negative tabindex whose own document has elements to tab to (ACT rule akn7bn)."""
+    out = []
+    for path in page.evaluate(IFRAMES_OUT_OF_TAB_ORDER_JS):
+        handle = page.locator(f'iframe[data-a11y-frame="{path}"]').first.element_handle()
+        frame = handle.content_frame() if handle else None
+        if frame is not None and frame.evaluate(FRAME_HAS_TABBABLES_JS):
+            out.append(path)
+    return out
+
+
+# The browser checks by name, in the order they run; ``page_checks(only=...)`` runs some of them.
+CHECKS = ("page-language", "page-title", "summary-name", "prohibited-naming", "meta-viewport", "keyboard",
+          "iframe-tab-order", "reflow", "text-spacing", "text-zoom", "text-resize")
+
+
 def page_checks(page: Any, *, viewport: Mapping[str, int], known: Iterable[str] | None = None,
-                expected_lang: str | None = "sv", settle_ms: int = 0) -> list[Finding]:
+                expected_lang: str | None = "sv", settle_ms: int = 25,
+                only: Iterable[str] | None = None) -> list[Finding]:
     """The checks axe does not make, on the page as loaded: it is reloaded after the checks that restyle it."""
     known = list(known) if known is not None else None
+    run = set(CHECKS if only is None else only)
+    unknown = run - set(CHECKS)
+    if unknown:
+        raise ValueError(f"unknown browser checks {sorted(unknown)}; known: {', '.join(CHECKS)}")
     out: list[Finding] = []
-    lang = page.evaluate("() => document.documentElement.getAttribute('lang') || ''")
-    if expected_lang and lang.split("-")[0].lower() != expected_lang:
-        out.append(finding("page-language", f'sidans språk är "{lang}", inte "{expected_lang}"', ["3.1.1"],
-                           ["html"], known=known))
-    if not page.title().strip():
+    if "page-language" in run:
+        lang = page.evaluate("() => document.documentElement.getAttribute('lang') || ''")
+        if expected_lang and lang.split("-")[0].lower() != expected_lang:
+            out.append(finding("page-language", f'sidans språk är "{lang}", inte "{expected_lang}"', ["3.1.1"],
+                               ["html"], known=known))
+    if "page-title" in run and not page.title().strip():
         out.append(finding("page-title", "sidan saknar titel", ["2.4.2"], ["title"], known=known))
 
-    walk = keyboard_walk(page, settle_ms=settle_ms)
-    if walk.trapped_at:
-        out.append(finding("keyboard-trap", "tangentbordsfokus fastnar", ["2.1.2"], [walk.trapped_at], known=known))
-    elif walk.unreached:
-        out.append(finding("keyboard-reach", "element nås inte med tangentbordet", ["2.1.1"], walk.unreached,
-                           known=known))
-    if walk.invisible_focus:
-        out.append(finding("focus-visible", "fokus syns inte", ["2.4.7"], walk.invisible_focus, known=known))
+    if "summary-name" in run:
+        unnamed = page.evaluate(SUMMARY_WITHOUT_NAME_JS)
+        if unnamed:
+            out.append(finding("summary-name", "en sammanfattning (summary) saknar namn", ["4.1.2"], unnamed,
+                               known=known))
+    if "prohibited-naming" in run:
+        named = page.evaluate(PROHIBITED_NAMING_JS)
+        if named:
+            out.append(finding("prohibited-naming", "namn eller rollbeskrivning på ett element vars roll inte "
+                               "tillåter det", ["1.3.1"], named, known=known))
+    if "meta-viewport" in run:
+        locked = page.evaluate(META_VIEWPORT_JS)
+        if locked:
+            out.append(finding("meta-viewport", "sidan hindrar zoomning till 200 %", ["1.4.4"], locked,
+                               known=known))
 
-    page.set_viewport_size({"width": 320, "height": 256})
-    wide = page.evaluate(HORIZONTAL_SCROLL_JS)
-    if wide:
-        out.append(finding("reflow", "innehållet kräver vågrät rullning vid 320 CSS px", ["1.4.10"], wide,
-                           known=known))
-    page.set_viewport_size(dict(viewport))
+    if "keyboard" in run:
+        walk = keyboard_walk(page, settle_ms=settle_ms)
+        if walk.trapped:
+            out.append(finding("keyboard-trap", "tangentbordsfokus fastnar", ["2.1.2"], [str(walk.trapped_at)],
+                               known=known))
+        elif walk.unreached:
+            out.append(finding("keyboard-reach", "element nås inte med tangentbordet", ["2.1.1"], walk.unreached,
+                               known=known))
+        if walk.invisible_focus:
+            out.append(finding("focus-visible", "fokus syns inte", ["2.4.7"], walk.invisible_focus, known=known))
+    if "iframe-tab-order" in run:
+        frames = iframes_out_of_tab_order(page)
+        if frames:
+            out.append(finding("iframe-tab-order", "en iframe med innehåll att tabba till är borttagen ur "
+                               "tabbordningen", ["2.1.1"], frames, known=known))
 
-    important = page.evaluate(IMPORTANT_SPACING_JS)
-    for prop in dict.fromkeys(prop for prop, _ in important):
-        out.append(finding(prop, f"{prop} låst med !important under WCAG:s värde", ["1.4.12"],
-                           [path for p, path in important if p == prop], known=known))
-    page.evaluate(DOUBLE_TEXT_JS)
-    clipped = page.evaluate(CLIPPED_TEXT_JS)
-    if clipped:
-        out.append(finding("text-resize", "text klipps vid 200 % textstorlek", ["1.4.4"], clipped, known=known))
-    page.reload()
+    if "reflow" in run:
+        page.set_viewport_size({"width": 320, "height": 256})
+        wide = page.evaluate(HORIZONTAL_SCROLL_JS)
+        if wide:
+            out.append(finding("reflow", "innehållet kräver vågrät rullning vid 320 CSS px", ["1.4.10"], wide,
+                               known=known))
+        page.set_viewport_size(dict(viewport))
+
+    if "text-spacing" in run:
+        important = page.evaluate(IMPORTANT_SPACING_JS)
+        for prop in dict.fromkeys(prop for prop, _ in important):
+            out.append(finding(prop, f"{prop} låst med !important under WCAG:s värde", ["1.4.12"],
+                               [path for p, path in important if p == prop], known=known))
+    if "text-zoom" in run:
+        page.set_viewport_size(dict(ZOOM_VIEWPORT))
+        clipped = page.evaluate(CLIPPED_TEXT_JS)
+        page.set_viewport_size(dict(viewport))
+        if clipped:
+            out.append(finding("text-zoom", "text klipps vid 200 % zoom", ["1.4.4"], clipped, known=known))
+    if "text-resize" in run:
+        page.evaluate(DOUBLE_TEXT_JS)
+        clipped = page.evaluate(CLIPPED_TEXT_JS)
+        if clipped:
+            out.append(finding("text-resize", "text klipps vid 200 % textstorlek", ["1.4.4"], clipped, known=known))
+    if run & {"keyboard", "text-resize"}:
+        page.reload()  # the walk may leave help text shown; the doubled text stays until a reload
     return out
 
 

@@ -2,14 +2,19 @@
 
 The W3C ACT rules (https://www.w3.org/WAI/standards-guidelines/act/rules/) come with test cases, each expected to
 pass, fail or be inapplicable. The cases are served from their own folder on 127.0.0.1 (never copied into the
-project), the layer's checks (axe-core and the browser checks of harness/a11y.py) run on every case, and each rule
-gets W3C's verdict:
+project), the layer's checks run on every case (axe-core on all; of the browser checks of harness/a11y.py only those
+that implement the case's rule, BROWSER_ACT_IDS), and each rule gets W3C's verdict:
 
-- consistent: every failed example is reported as failing (by an axe rule that names the ACT rule, or a browser
-  check of one of the rule's success criteria), and no passed or inapplicable example is;
+- consistent: every failed example is reported as failing (by an axe rule that names the ACT rule in its
+  ``actIds``, or a browser check that implements it), and no passed or inapplicable example is;
 - partially consistent: some failed examples are reported, none of the others;
 - inconsistent: a passed or inapplicable example is reported as failing (a false alarm);
 - untested: no failed example is reported.
+
+The headline verdict is the layer's: all its procedures together, as they run on a page, so one false alarm of
+any of them makes a rule inconsistent. Beside it the report gives each procedure's verdict alone and the verdict
+W3C's implementation reports use (the best procedures, a procedure with false alarms left out while another is
+consistent or partially so).
 
 ``python -m harness.act --rules FOLDER --out DIR`` (``nox -s act``) writes ``act-report.json`` and
 ``act-report.html``. The folder is a checkout of w3c/wcag-act-rules' published assets: it holds
@@ -40,13 +45,27 @@ ENV_VAR = "ACT_RULES"
 TESTCASES = Path("WAI/content-assets/wcag-act-rules/testcases.json")
 VIEWPORT = {"width": 1024, "height": 768}
 VERDICTS = ("consistent", "partially consistent", "inconsistent", "untested")
-# The criteria the browser checks judge: they run only on cases of rules that map to one of these.
-OWN_CRITERIA = frozenset({"1.3.4", "1.4.4", "1.4.10", "1.4.12", "2.1.1", "2.1.2", "2.4.2", "2.4.7", "3.1.1"})
 CASE_TIMEOUT_MS = 10_000
-# The ACT rules a browser check implements, where several rules share a criterion (as axe's actIds say for axe).
-BROWSER_ACT_IDS = {"letter-spacing": ("24afc2",), "word-spacing": ("9e45ec",), "line-height": ("78fd32",),
-                   "text-resize": ("59br37",), "orientation": ("b33eff",), "focus-visible": ("oj04fd",)}
+# The ACT rules each of the layer's own browser findings implements: a finding counts only for these (a check of a
+# shared criterion says nothing about another rule of that criterion). Findings not named here implement none.
+BROWSER_ACT_IDS: dict[str, tuple[str, ...]] = {
+    "letter-spacing": ("24afc2",), "word-spacing": ("9e45ec",), "line-height": ("78fd32",),
+    "text-zoom": ("59br37",), "orientation": ("b33eff",), "focus-visible": ("oj04fd",),
+    "keyboard-trap": ("80af7b", "a1b64e", "ebe86a"), "iframe-tab-order": ("akn7bn",), "page-title": ("2779a5",),
+    "summary-name": ("2t702h",), "prohibited-naming": ("kb1m8s",), "meta-viewport": ("b4f0c3",),
+}
+# The browser checks (a11y.CHECKS) that make those findings; only they run on a case, and only for their rules.
+CHECK_FINDINGS = {"text-spacing": ("letter-spacing", "word-spacing", "line-height"), "text-zoom": ("text-zoom",),
+                  "keyboard": ("keyboard-trap", "focus-visible"), "iframe-tab-order": ("iframe-tab-order",),
+                  "page-title": ("page-title",), "summary-name": ("summary-name",),
+                  "prohibited-naming": ("prohibited-naming",), "meta-viewport": ("meta-viewport",)}
+# Where the W3C viewport differs from the layer's default: 1.4.4's 200 % zoom is of a 1280 by 1024 screen.
+CHECK_VIEWPORT = {"width": 1280, "height": 1024}
 AXE_ACT_IDS_JS = "() => axe.getRules().map(r => [r.ruleId, r.actIds || []])"
+
+
+class NotAudited(Exception):
+    """A case the layer does not audit at all (it is not an HTML page); the message says why."""
 
 
 class RulesMissing(RuntimeError):
@@ -117,29 +136,67 @@ def launch_chromium(playwright: Any, explicit: str | None = None) -> Any:
     return playwright.chromium.launch(executable_path=executable, args=list(chromium.LAUNCH_ARGS), headless=True)
 
 
+def own_checks(rule: str) -> list[str]:
+    """The browser checks that make a finding implementing this ACT rule."""
+    return [check for check, findings in CHECK_FINDINGS.items()
+            if any(rule in BROWSER_ACT_IDS[f] for f in findings)]
+
+
+@contextmanager
+def browser_page(viewport: Mapping[str, int], browser_path: str | None = None) -> Iterator[Any]:
+    """A page of a fresh Chromium (launched as above) in the given viewport, closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, browser_path)
+        try:
+            yield browser.new_context(viewport=dict(viewport)).new_page()
+        finally:
+            browser.close()
+
+
 def check_case(page: Any, axe: Any, url: str, case: Case) -> tuple[list[a11y.Finding], str]:
-    """Every finding the layer makes on one case, and the axe version: axe's violations (all levels) and, for a
-    rule about what they judge, the browser checks."""
+    """Every finding the layer makes on one case, and the axe version: axe's violations (all levels) and the
+    browser checks that implement the case's rule."""
     page.set_viewport_size(VIEWPORT)
-    page.goto(url, wait_until="load", timeout=CASE_TIMEOUT_MS)
+    response = page.goto(url, wait_until="load", timeout=CASE_TIMEOUT_MS)
+    kind = (response.headers.get("content-type") or "") if response is not None else ""
+    if "text/html" not in kind:
+        raise NotAudited(f"not an HTML page ({kind.split(';')[0] or 'no content type'}): the layer audits HTML "
+                         "pages only, as its crawl does")
     result = axe.run(page).response
     found = [f for f in a11y.findings_from_axe(result) if "best-practice" not in f.tags]
-    if OWN_CRITERIA & set(case.criteria):
-        if "1.3.4" in case.criteria and a11y.orientation_locked(page):
-            found.append(a11y.finding("orientation", "sidan är låst i ett läge", ["1.3.4"]))
-            page.set_viewport_size(VIEWPORT)
-        found += a11y.page_checks(page, viewport=VIEWPORT, expected_lang=None, settle_ms=30)
+    if case.rule in BROWSER_ACT_IDS["orientation"] and a11y.orientation_locked(page):
+        found.append(a11y.finding("orientation", "sidan är låst i ett läge", ["1.3.4"]))
+    checks = own_checks(case.rule)
+    if checks:
+        page.set_viewport_size(CHECK_VIEWPORT)
+        found += a11y.page_checks(page, viewport=CHECK_VIEWPORT, expected_lang=None, only=checks)
     return found, a11y.axe_version(result)
 
 
 def reported_failed(case: Case, findings: Iterable[a11y.Finding],
                     act_ids: Mapping[str, Iterable[str]]) -> list[a11y.Finding]:
     """The findings that count as failing this case, as W3C maps a checker's rules to ACT rules: an axe rule
-    counts for the ACT rules it names itself (axe's ``actIds``), a browser check for the rules of its criteria."""
+    counts for the ACT rules it names itself (axe's ``actIds``), a browser check for those BROWSER_ACT_IDS names."""
     return [f for f in findings
-            if (f.source == "axe" and case.rule in act_ids.get(f.rule, ()))
-            or (f.source == "browser" and (case.rule in BROWSER_ACT_IDS[f.rule] if f.rule in BROWSER_ACT_IDS
-                                           else bool(set(f.criteria) & set(case.criteria))))]
+            if case.rule in (act_ids.get(f.rule, ()) if f.source == "axe" else BROWSER_ACT_IDS.get(f.rule, ()))]
+
+
+def _verdict(outcomes: Iterable[tuple[str, bool]]) -> str:
+    """W3C's verdict from (expected, reported as failed) pairs."""
+    outcomes = list(outcomes)
+    if any(failed and expected != "failed" for expected, failed in outcomes):
+        return "inconsistent"
+    caught = [failed for expected, failed in outcomes if expected == "failed"]
+    if not any(caught):
+        return "untested"
+    return "consistent" if all(caught) else "partially consistent"
+
+
+def procedure(finding: a11y.Finding) -> str:
+    """A finding's procedure, as an implementation report names it: ``axe/color-contrast``, ``browser/reflow``."""
+    return f"{finding.source}/{finding.rule}"
 
 
 @dataclass
@@ -151,17 +208,29 @@ class RuleReport:
 
     @property
     def verdict(self) -> str:
-        wrong_alarm = any(c["reported"] == "failed" and c["expected"] != "failed" for c in self.cases)
-        failed = [c for c in self.cases if c["expected"] == "failed"]
-        caught = [c for c in failed if c["reported"] == "failed"]
-        if wrong_alarm:
-            return "inconsistent"
-        if not caught:
-            return "untested"
-        return "consistent" if len(caught) == len(failed) else "partially consistent"
+        """The layer's verdict: every procedure together, as the layer runs them on a page."""
+        return _verdict((c["expected"], c["reported"] == "failed") for c in self.cases)
+
+    @property
+    def procedures(self) -> dict[str, str]:
+        """Each procedure that reported a case of this rule as failing, with its verdict alone."""
+        names = dict.fromkeys(name for c in self.cases for name in c.get("by", ()))
+        return {name: _verdict((c["expected"], name in c.get("by", ())) for c in self.cases) for name in names}
+
+    @property
+    def procedure_set_verdict(self) -> str:
+        """W3C's implementation-report verdict: the best procedures alone, partial ones taken together (a
+        procedure with a false alarm drops out while another one is consistent or partially so)."""
+        verdicts = self.procedures
+        for best in ("consistent", "partially consistent"):
+            chosen = [name for name, verdict in verdicts.items() if verdict == best]
+            if chosen:
+                return _verdict((c["expected"], bool(set(chosen) & set(c.get("by", ())))) for c in self.cases)
+        return self.verdict
 
     def as_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "name": self.name, "criteria": list(self.criteria), "verdict": self.verdict,
+                "procedures": self.procedures, "procedure_set_verdict": self.procedure_set_verdict,
                 "cases": self.cases}
 
 
@@ -192,7 +261,11 @@ def measure(folder: Path, *, rules: Iterable[str] | None = None, browser_path: s
                     found, engine = check_case(page, axe, f"{base}/{case.path}", case)
                     failing = reported_failed(case, found, act_ids)
                     entry["reported"] = "failed" if failing else "passed"
+                    entry["by"] = sorted({procedure(f) for f in failing})
                     entry["findings"] = [f.describe() for f in failing]
+                except NotAudited as exc:
+                    entry["reported"] = "inapplicable"
+                    entry["note"] = str(exc)
                 except Exception as exc:  # noqa: BLE001 - one case the browser cannot load is untested, not a crash
                     entry["reported"] = "cantTell"
                     entry["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -206,16 +279,25 @@ def measure(folder: Path, *, rules: Iterable[str] | None = None, browser_path: s
     return reports, engine
 
 
-def counts(reports: Mapping[str, RuleReport]) -> dict[str, int]:
-    tally = Counter(r.verdict for r in reports.values())
+def counts(reports: Mapping[str, RuleReport], *, procedure_sets: bool = False) -> dict[str, int]:
+    """How many rules have each verdict: the layer's, or W3C's by procedure sets."""
+    tally = Counter(r.procedure_set_verdict if procedure_sets else r.verdict for r in reports.values())
     return {verdict: tally.get(verdict, 0) for verdict in VERDICTS}
+
+
+def own_consistent(reports: Mapping[str, RuleReport]) -> list[str]:
+    """The rules on which one of the harness's own browser checks alone is consistent."""
+    return sorted(r.rule for r in reports.values()
+                  if any(name.startswith("browser/") and verdict == "consistent"
+                         for name, verdict in r.procedures.items()))
 
 
 def write(reports: Mapping[str, RuleReport], out: Path, *, engine: str, seconds: float) -> list[Path]:
     """``act-report.json`` and ``act-report.html`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"engine": engine, "rules": len(reports), "counts": counts(reports), "seconds": round(seconds, 1),
-               "cases": sum(len(r.cases) for r in reports.values())}
+    summary = {"engine": engine, "rules": len(reports), "counts": counts(reports),
+               "procedure_set_counts": counts(reports, procedure_sets=True), "own_consistent": own_consistent(reports),
+               "seconds": round(seconds, 1), "cases": sum(len(r.cases) for r in reports.values())}
     data = {"summary": summary, "rules": [r.as_dict() for r in sorted(reports.values(), key=lambda r: r.rule)]}
     json_path = out / "act-report.json"
     json_path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -225,8 +307,10 @@ def write(reports: Mapping[str, RuleReport], out: Path, *, engine: str, seconds:
         shown = ", ".join(f"{exp}→{rep}: {n}" for (exp, rep), n in sorted(tally.items()))
         rows.append(f"<tr class=\"{report.verdict.replace(' ', '-')}\"><td>{html.escape(report.rule)}</td>"
                     f"<td>{html.escape(report.name)}</td><td>{html.escape(', '.join(report.criteria))}</td>"
-                    f"<td>{report.verdict}</td><td>{html.escape(shown)}</td></tr>")
+                    f"<td>{report.verdict}</td><td>{html.escape(shown)}</td>"
+                    f"<td>{html.escape('; '.join(f'{n}: {v}' for n, v in report.procedures.items()))}</td></tr>")
     tally = " · ".join(f"{verdict}: {n}" for verdict, n in summary["counts"].items())
+    sets = " · ".join(f"{verdict}: {n}" for verdict, n in summary["procedure_set_counts"].items())
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ACT implementation report – {html.escape(engine)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:1rem}} table{{border-collapse:collapse}}
@@ -235,8 +319,13 @@ td,th{{border:1px solid #999;padding:.2rem .4rem;text-align:left}} .inconsistent
 <body><main><h1>ACT implementation report</h1>
 <p>The accessibility layer ({html.escape(engine)} and the harness's browser checks) on {summary['cases']} test cases
 of {summary['rules']} W3C ACT rules, in {summary['seconds']} s.</p>
-<p>{html.escape(tally)}</p>
-<table><thead><tr><th>rule</th><th>name</th><th>WCAG</th><th>verdict</th><th>expected→reported</th></tr></thead>
+<p>The layer, every procedure together as it runs on a page: {html.escape(tally)}</p>
+<p>By W3C's procedure sets (a procedure with a false alarm left out while another is consistent):
+{html.escape(sets)}</p>
+<p>Consistent through the harness's own browser checks:
+{html.escape(', '.join(summary['own_consistent']) or 'none')}</p>
+<table><thead><tr><th>rule</th><th>name</th><th>WCAG</th><th>verdict</th><th>expected→reported</th>
+<th>procedures alone</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody></table></main></body></html>
@@ -267,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     paths = write(reports, Path(args.out), engine=engine, seconds=time.monotonic() - started)
     print("act: " + ", ".join(f"{verdict} {n}" for verdict, n in counts(reports).items())
           + f" (of {len(reports)} rules)", flush=True)
+    print("act: by procedure sets: " + ", ".join(f"{verdict} {n}" for verdict, n in
+                                                counts(reports, procedure_sets=True).items()), flush=True)
+    print(f"act: consistent through own checks: {', '.join(own_consistent(reports)) or 'none'}", flush=True)
     for path in paths:
         print(f"act: {path}", flush=True)
     return 0
