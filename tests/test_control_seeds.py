@@ -4,17 +4,22 @@ all documented in its OpenAPI document."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
 from support import app_tokens, problem, reset_keeping_faults
 
 from harness.control import ControlApi, ControlError, born_turning
 from harness.identities import Person
 from harness.sut_process import SutProcess
+from sut import seed
+from sut.db import Base, make_engine
 
 API = "/api/v1"
 APP_UA = "1177-appen/3.2.0 (ios)"
@@ -122,6 +127,26 @@ def test_a_birth_date_runs_out_of_test_numbers_with_a_409(control_api: ControlAp
             made.add(control_api.seed_person("adult", birth_date=born).personnummer)
     assert len(made) <= 20 and all(number.startswith(born.strftime("%Y%m%d")) for number in made)
 
+
+
+def test_a_drawn_birth_date_passes_over_a_date_whose_numbers_are_taken(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a birth date the caller fixed can run out: a shared system where one test used up a date still seeds a
+    person whose drawn date falls on it (a selftest failed with a 409 so, by chance)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'seed.db'}")
+    Base.metadata.create_all(engine)
+    rng = random.Random(7)  # nosec B311 # seeded synthetic test data, not security
+    with Session(engine) as db:
+        seed.seed_base(db, joined_regions=2, rng=rng)
+        full = date(1980, 5, 17)
+        for _ in range(20):
+            seed.new_person(db, "adult", rng, birth_date=full)
+        with pytest.raises(seed.SeedError, match="1980-05-17"):
+            seed.new_person(db, "adult", rng, birth_date=full)
+        drawn = iter([full, full, date(1980, 5, 18)])
+        monkeypatch.setattr(seed, "_birth", lambda *_: next(drawn))
+        assert seed.new_person(db, "adult", rng).person.birth_date == date(1980, 5, 18)
+    engine.dispose()
 
 # --- changes after seeding ----------------------------------------------------------------------------------------
 
