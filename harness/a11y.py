@@ -760,8 +760,8 @@ def crawl(page: Any, start: str, *, limit: int = 60, skip: re.Pattern[str] = SKI
 
 
 # --- the manual-check register ----------------------------------------------------------------------------------------
-MANUAL_FIELDS = {"criterion": str, "title": str, "who": str, "when": dt.date, "result": str, "evidence": str,
-                 "expiry": dt.date, "note": str}
+MANUAL_FIELDS = {"criterion": str, "title": str, "who": str, "approver": str, "when": dt.date, "result": str,
+                 "evidence": str, "expiry": dt.date, "note": str}
 MANUAL_RESULTS = ("godkänd", "underkänd", "ej tillämplig")
 
 
@@ -778,6 +778,7 @@ class ManualCheck:
     result: str
     evidence: str
     expiry: dt.date
+    approver: str = ""  # who accepted the check as evidence; the register requires one
     note: str = ""
     line: int = 0
 
@@ -786,7 +787,8 @@ class ManualCheck:
 
 
 def load_manual_checks(path: Path = MANUAL_CHECKS, *, known: Iterable[str] | None = None) -> list[ManualCheck]:
-    """The register of manual checks: criterion (a WCAG requirement ID), who, when, result, evidence, expiry."""
+    """The register of manual checks: criterion (a WCAG requirement ID), who, approver, when, result, evidence,
+    expiry."""
     try:
         display = str(path.relative_to(ROOT))
     except ValueError:

@@ -76,6 +76,7 @@ CHECK = """checks:
   - criterion: WCAG-1-3-3
     title: Sensoriska egenskaper
     who: Tillgänglighetsgranskare
+    approver: Tillgänglighetsansvarig
     when: 2026-01-10
     result: {result}
     evidence: https://dokument.example.invalid/1
@@ -107,12 +108,14 @@ def test_an_expired_check_is_reported_and_no_longer_counts(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(("text", "message"), [
     (CHECK.format(result="ok", expiry="2027-01-01"), "line 2: result must be one of godkänd"),
-    (CHECK.format(result="godkänd", expiry="snart"), "line 8: 'expiry' must be a date"),
+    (CHECK.format(result="godkänd", expiry="snart"), "line 9: 'expiry' must be a date"),
     (CHECK.format(result="godkänd", expiry="2025-01-01"), "line 2: expiry is before the check was made"),
     (CHECK.format(result="godkänd", expiry="2027-01-01").replace("WCAG-1-3-3", "WCAG-9-9-9"),
      "criterion 'WCAG-9-9-9' is not in the catalogue"),
-    (CHECK.format(result="godkänd", expiry="2027-01-01") + "    signed: yes\n", "line 9: unknown key 'signed'"),
+    (CHECK.format(result="godkänd", expiry="2027-01-01") + "    signed: yes\n", "line 10: unknown key 'signed'"),
     (CHECK.format(result="godkänd", expiry="2027-01-01").replace("https://", "file:///"), "evidence must be"),
+    (CHECK.format(result="godkänd", expiry="2027-01-01").replace("    approver: Tillgänglighetsansvarig\n", ""),
+     "line 2: missing approver"),
 ])
 def test_a_broken_register_names_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(a11y.RegisterError, match=r"manual-checks\.yaml") as error:
