@@ -920,7 +920,7 @@ def build_statement(findings: Iterable[tuple[str, Finding]], checks: Sequence[Ma
                             how=f"manuell granskning {check.when.isoformat()}"))
     checked = {c.criterion for c in current}
     pending = sorted((req_id.removeprefix("WCAG-").replace("-", ".") for req_id, req in catalogue.items()
-                      if req_id.startswith("WCAG-") and getattr(req, "verification", "") in ("manual", "mixed")
+                      if req_id.startswith("WCAG-") and getattr(req, "verification", "") in ("manual", "hybrid")
                       and req_id not in checked), key=lambda c: tuple(map(int, c.split("."))))
     return Statement(actor=actor, service=service, evaluated=today,
                      method=f"Självskattning: automatisk granskning med {axe} och webbläsarkontroller ({coverage}), "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +19,19 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE_DIR = ROOT / "requirements" / "catalogue"
+ATTESTATIONS = ROOT / "requirements" / "attestations.yaml"
+WAIVERS = ROOT / "requirements" / "waivers.yaml"
 
 ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Za-z0-9]+)+$")
 KINDS = ("business-rule", "legal")
-VERIFICATION = ("automated", "manual", "mixed")
+VERIFICATION = ("automated", "manual", "hybrid")  # hybrid: a test and a person's attestation together
 FIELDS = {
     "id": str, "title": str, "kind": str, "source": str, "reference": str, "link": str, "summary": str,
     "verification": str, "layers": list, "needs_legal_review": bool, "review_note": str, "review_question": str,
-    "related": list, "law": str,
+    "related": list, "law": str, "impact": str, "applies_to": list,
 }
 REQUIRED = ("id", "title", "kind", "source", "reference", "summary")
+IMPACTS = ("critical", "high", "medium", "low")  # what a breach costs; the gate policy says which must pass
 BUSINESS_RULES_EPIC = "Affärsregler"
 
 
@@ -51,6 +55,8 @@ class Requirement:
     review_question: str | None = None
     related: tuple[str, ...] = ()
     law: str | None = None
+    impact: str | None = None
+    applies_to: tuple[str, ...] = ()  # the parts of the system it binds: app, backend, web, push, idp, staff
     file: str = ""
     line: int = 0
 
@@ -158,6 +164,8 @@ def load_file(path: Path) -> list[Requirement]:
         if values.get("verification", "automated") not in VERIFICATION:
             raise fail(nodes.get("verification", (item, item))[1],
                        f"verification must be one of {', '.join(VERIFICATION)}")
+        if values.get("impact", IMPACTS[0]) not in IMPACTS:
+            raise fail(nodes.get("impact", (item, item))[1], f"impact must be one of {', '.join(IMPACTS)}")
         link = values.get("link")
         if link is not None and not re.match(r"^https://\S+$", link):
             raise fail(nodes.get("link", (item, item))[1], "link must be an https URL")
@@ -169,7 +177,8 @@ def load_file(path: Path) -> list[Requirement]:
             verification=values.get("verification", "automated"), layers=tuple(values.get("layers", ())),
             needs_legal_review=values.get("needs_legal_review", False), review_note=values.get("review_note"),
             review_question=values.get("review_question"), related=tuple(values.get("related", ())),
-            law=values.get("law"), file=display, line=item.start_mark.line + 1))
+            law=values.get("law"), impact=values.get("impact"), applies_to=tuple(values.get("applies_to", ())),
+            file=display, line=item.start_mark.line + 1))
     return result
 
 
@@ -209,6 +218,122 @@ def review_gaps(catalogue: Catalogue) -> list[str]:
         if req.review_question and not req.review_question.rstrip().endswith("?"):
             gaps.append(f"{req.file}, line {req.line}: {req.id}: the review_question is not a question")
     return gaps
+
+
+# --- attestations and waivers ---------------------------------------------------------------------------------------
+# An attestation is a person's verdict on a requirement that automation cannot (fully) judge; a waiver is an accepted
+# deviation: a requirement known not to be met, released anyway for a stated reason until it expires. Both name who
+# made them, who approved them, the evidence, and an expiry; an expired one no longer counts (and fails the gate).
+ATTESTATION_RESULTS = ("passed", "failed", "not applicable")
+
+
+@dataclass(frozen=True)
+class Attestation:
+    requirement: str
+    result: str  # one of ATTESTATION_RESULTS
+    who: str
+    approver: str
+    when: date
+    expiry: date
+    evidence: str
+    reason: str
+    file: str = ""
+    line: int = 0
+
+    def expired(self, today: date) -> bool:
+        return self.expiry < today
+
+
+@dataclass(frozen=True)
+class Waiver:
+    requirement: str
+    reason: str
+    who: str
+    approver: str
+    when: date
+    expiry: date
+    evidence: str
+    file: str = ""
+    line: int = 0
+
+    def expired(self, today: date) -> bool:
+        return self.expiry < today
+
+
+_REGISTER_FIELDS: dict[str, dict[str, type]] = {
+    "attestations": {"requirement": str, "result": str, "who": str, "approver": str, "when": date, "expiry": date,
+                     "evidence": str, "reason": str},
+    "waivers": {"requirement": str, "reason": str, "who": str, "approver": str, "when": date, "expiry": date,
+                "evidence": str},
+}
+
+
+def _load_register(path: Path, key: str, catalogue: Catalogue | None) -> list[tuple[dict[str, Any], int]]:
+    """The entries of an attestation or waiver file as (values, line); every error names the file and the line."""
+    display = _display(path)
+    if not path.is_file():
+        raise CatalogueError(f"{display}: the file does not exist (an empty register is '{key}: []')")
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.context_mark or exc.problem_mark
+        raise CatalogueError(f"{display}{f', line {mark.line + 1}' if mark else ''}: not valid YAML: "
+                             f"{exc.problem or exc}") from None
+    if not isinstance(root, yaml.MappingNode) or [k.value for k, _ in root.value] != [key]:
+        line = root.start_mark.line + 1 if root is not None else 1
+        raise CatalogueError(f"{display}, line {line}: expected a mapping with only a {key!r} list")
+    items = root.value[0][1]
+    if not isinstance(items, yaml.SequenceNode):
+        raise CatalogueError(f"{display}, line {items.start_mark.line + 1}: {key!r} must be a list")
+    fields = _REGISTER_FIELDS[key]
+    entries = []
+    for item in items.value:
+        line = item.start_mark.line + 1
+        if not isinstance(item, yaml.MappingNode):
+            raise CatalogueError(f"{display}, line {line}: each entry must be a mapping")
+        values: dict[str, Any] = {}
+        for key_node, node in item.value:
+            where = f"{display}, line {key_node.start_mark.line + 1}"
+            if key_node.value not in fields:
+                raise CatalogueError(f"{where}: unknown field {key_node.value!r}; fields: {', '.join(fields)}")
+            value = _plain(node)
+            expected = fields[key_node.value]
+            if not isinstance(value, expected) or (expected is str and not value.strip()):
+                kind = "a date (YYYY-MM-DD)" if expected is date else "text"
+                raise CatalogueError(f"{where}: {key_node.value!r} must be {kind}")
+            values[key_node.value] = value
+        missing = [name for name in fields if name not in values]
+        if missing:
+            raise CatalogueError(f"{display}, line {line}: missing {', '.join(missing)}")
+        if catalogue is not None and values["requirement"] not in catalogue:
+            hint = catalogue.suggest(values["requirement"])
+            raise CatalogueError(f"{display}, line {line}: unknown requirement {values['requirement']!r}"
+                                 + (f" (did you mean {hint}?)" if hint else ""))
+        if not re.match(r"^https://\S+$", values["evidence"]):
+            raise CatalogueError(f"{display}, line {line}: evidence must be an https link")
+        if values["expiry"] < values["when"]:
+            raise CatalogueError(f"{display}, line {line}: expiry is before the date it was made")
+        if values["approver"].strip() == values["who"].strip():
+            raise CatalogueError(f"{display}, line {line}: the approver must be someone other than who made it")
+        entries.append((values, line))
+    return entries
+
+
+def load_attestations(path: Path = ATTESTATIONS, catalogue: Catalogue | None = None) -> list[Attestation]:
+    """requirements/attestations.yaml: manual verdicts on requirements (who, approver, when, evidence, expiry)."""
+    result = []
+    for values, line in _load_register(path, "attestations", catalogue):
+        if values["result"] not in ATTESTATION_RESULTS:
+            raise CatalogueError(f"{_display(path)}, line {line}: result must be one of "
+                                 f"{', '.join(ATTESTATION_RESULTS)}")
+        result.append(Attestation(**values, file=_display(path), line=line))
+    return result
+
+
+def load_waivers(path: Path = WAIVERS, catalogue: Catalogue | None = None) -> list[Waiver]:
+    """requirements/waivers.yaml: accepted deviations (reason, who, approver, when, evidence, expiry)."""
+    return [Waiver(**values, file=_display(path), line=line)
+            for values, line in _load_register(path, "waivers", catalogue)]
 
 
 # --- the status of every requirement after a run ---------------------------------------------------------------------

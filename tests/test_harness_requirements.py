@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from harness.requirements import CatalogueError, load_catalogue, review_gaps
+from harness.requirements import CatalogueError, load_attestations, load_catalogue, load_waivers, review_gaps
 
 pytest_plugins = ["pytester"]
 
@@ -304,3 +305,62 @@ def test_duplicate_id_names_both_places(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text(entry, encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"b\.yaml, line 2: BR-X-1 is already defined in .*a\.yaml, line 2"):
         load_catalogue(tmp_path)
+
+
+# --- attestations and waivers -------------------------------------------------------------------------------------
+ATTESTATION = """attestations:
+  - requirement: PDL-4-3
+    result: {result}
+    who: Informationssäkerhetsansvarig
+    approver: {approver}
+    when: 2026-11-20
+    expiry: {expiry}
+    evidence: https://dokument.1177-test.invalid/attest/1
+    reason: Loggarna granskades stickprovsvis.
+"""
+
+
+def test_the_projects_attestations_and_waivers_are_valid() -> None:
+    catalogue = load_catalogue()
+    assert all(a.requirement in catalogue for a in load_attestations(catalogue=catalogue))
+    assert all(w.requirement in catalogue for w in load_waivers(catalogue=catalogue))
+
+
+def test_an_attestation_expires_after_its_last_day(tmp_path: Path) -> None:
+    path = tmp_path / "attestations.yaml"
+    path.write_text(ATTESTATION.format(result="passed", approver="CISO", expiry="2027-05-20"), encoding="utf-8")
+    (attestation,) = load_attestations(path, load_catalogue())
+    assert (attestation.requirement, attestation.result, attestation.line) == ("PDL-4-3", "passed", 2)
+    assert not attestation.expired(date(2027, 5, 20)) and attestation.expired(date(2027, 5, 21))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (ATTESTATION.format(result="ok", approver="CISO", expiry="2027-01-01"), "line 2: result must be one of"),
+    (ATTESTATION.format(result="passed", approver="CISO", expiry="snart"), "line 7: 'expiry' must be a date"),
+    (ATTESTATION.format(result="passed", approver="CISO", expiry="2026-01-01"), "line 2: expiry is before"),
+    (ATTESTATION.format(result="passed", approver="Informationssäkerhetsansvarig", expiry="2027-01-01"),
+     "line 2: the approver must be someone other"),
+    (ATTESTATION.format(result="passed", approver="CISO", expiry="2027-01-01").replace("PDL-4-3", "PDL-4-33"),
+     "line 2: unknown requirement 'PDL-4-33' (did you mean PDL-4-3?)"),
+    (ATTESTATION.format(result="passed", approver="CISO", expiry="2027-01-01").replace("    reason: L", "    resn: L"),
+     "line 9: unknown field 'resn'"),
+    (ATTESTATION.format(result="passed", approver="CISO", expiry="2027-01-01").replace("https://", "file:///"),
+     "line 2: evidence must be an https link"),
+    ("attestations:\n  - requirement: [PDL-4-3\n", "line 2: not valid YAML"),
+    ("waivers: []\n", "line 1: expected a mapping with only a 'attestations' list"),
+])
+def test_a_broken_attestation_names_file_and_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "attestations.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"attestations\.yaml") as error:
+        load_attestations(path, load_catalogue())
+    assert message in str(error.value)
+
+
+def test_a_waiver_needs_its_approver(tmp_path: Path) -> None:
+    path = tmp_path / "waivers.yaml"
+    path.write_text("waivers:\n  - requirement: BR-SEC-1\n    reason: HSTS saknas i testmiljön.\n    who: Teamet\n"
+                    "    when: 2026-11-20\n    expiry: 2026-12-20\n"
+                    "    evidence: https://dokument.1177-test.invalid/waiver/1\n", encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"waivers\.yaml, line 2: missing approver"):
+        load_waivers(path, load_catalogue())
