@@ -182,7 +182,7 @@ def mobile(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def smoke(session: nox.Session) -> None:
-    """A fast cross-section of every layer (tests marked smoke), under a minute."""
+    """A fast cross-section of every layer (tests marked smoke): a few minutes, for every change."""
     layers = _layers()
     if any(name in BROWSER_LAYERS for name in layers):
         _browser(session)

@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from .yamlcheck import YamlChecker
+
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES_FILE = ROOT / "devices" / "web.yaml"
 ENV_VAR = "HARNESS_CHROMIUM"
@@ -154,62 +156,6 @@ def playwright_devices() -> dict[str, dict[str, Any]]:
         return {name: dict(descriptor) for name, descriptor in playwright.devices.items()}
 
 
-class _Lines:
-    """Line numbers of the mapping keys in a YAML file, by key path."""
-
-    def __init__(self, text: str) -> None:
-        self.lines: dict[tuple[str, ...], int] = {}
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if node is not None:
-            self._walk(node, ())
-
-    def _walk(self, node: yaml.Node, path: tuple[str, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                here = (*path, str(key.value))
-                self.lines[here] = key.start_mark.line + 1
-                self._walk(value, here)
-
-    def of(self, path: tuple[str, ...]) -> int | None:
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path[:-1]
-        return None
-
-
-def _type_name(expected: Any) -> str:
-    if isinstance(expected, tuple):
-        return " or ".join(_type_name(e) for e in expected)
-    return {str: "a string", bool: "true or false", int: "an integer", float: "a number", dict: "a mapping",
-            list: "a list"}.get(expected, getattr(expected, "__name__", str(expected)))
-
-
-class _Loader:
-    def __init__(self, path: Path, text: str) -> None:
-        try:
-            self.display = str(path.resolve().relative_to(ROOT))
-        except ValueError:
-            self.display = str(path)
-        self.lines = _Lines(text)
-
-    def error(self, key: tuple[str, ...], message: str) -> ProfileError:
-        line = self.lines.of(key)
-        where = f", line {line}" if line else ""
-        return ProfileError(f"{self.display}{where}: key {'.'.join(key)!r}: {message}")
-
-    def check(self, key: tuple[str, ...], value: Any, allowed: dict[str, Any]) -> None:
-        if not isinstance(value, dict):
-            raise self.error(key, f"expected a mapping, got {_type_name(type(value))}")
-        for name, item in value.items():
-            expected = allowed.get(name)
-            if expected is None:
-                raise self.error((*key, str(name)), f"unknown key; known keys: {', '.join(sorted(allowed))}")
-            wrong_bool = isinstance(item, bool) and expected is not bool
-            if wrong_bool or not isinstance(item, expected):
-                raise self.error((*key, name), f"expected {_type_name(expected)}, got {_type_name(type(item))}")
-
-
 def load_profiles(path: Path = PROFILES_FILE, devices: dict[str, dict[str, Any]] | None = None) -> dict[str, Profile]:
     """Read and check a profile file; ``devices`` defaults to Playwright's own descriptors."""
     text = path.read_text(encoding="utf-8")
@@ -219,7 +165,7 @@ def load_profiles(path: Path = PROFILES_FILE, devices: dict[str, dict[str, Any]]
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
         raise ProfileError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    ld = _Loader(path, text)
+    ld = YamlChecker(path, text, ProfileError)
     if not isinstance(data, dict) or not isinstance(data.get("profiles"), dict) or not data["profiles"]:
         raise ProfileError(f"{ld.display}: key 'profiles': missing; expected a mapping of profile names")
     ld.check((), data, {"profiles": dict})

@@ -34,8 +34,8 @@ from typing import Any
 
 import yaml
 
-from .browser import _Lines  # line numbers of a YAML file's keys, as the web profiles' loader reads them
 from .masking import SECRET_MASK, register_secret
+from .yamlcheck import YamlChecker
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVICES_FILE = ROOT / "devices" / "mobile.yaml"
@@ -67,45 +67,6 @@ class MissingCredential(ValueError):
 
 
 # --- reading the file ------------------------------------------------------------------------------------------
-
-def _type_name(expected: Any) -> str:
-    return {str: "a string", bool: "true or false", dict: "a mapping", list: "a list"}.get(expected, str(expected))
-
-
-class _Loader:
-    def __init__(self, path: Path, text: str) -> None:
-        try:
-            self.display = str(path.resolve().relative_to(ROOT))
-        except ValueError:
-            self.display = str(path)
-        self.lines = _Lines(text)
-
-    def error(self, key: tuple[str, ...], message: str) -> DeviceFileError:
-        line = self.lines.of(key)
-        where = f", line {line}" if line else ""
-        return DeviceFileError(f"{self.display}{where}: key {'.'.join(key)!r}: {message}")
-
-    def check(self, key: tuple[str, ...], value: Any, allowed: dict[str, Any]) -> None:
-        if not isinstance(value, dict):
-            raise self.error(key, "expected a mapping")
-        for name, item in value.items():
-            expected = allowed.get(name)
-            if expected is None:
-                raise self.error((*key, str(name)), f"unknown key; known keys: {', '.join(sorted(allowed))}")
-            if isinstance(item, bool) != (expected is bool) or not isinstance(item, expected):
-                raise self.error((*key, str(name)), f"expected {_type_name(expected)}")
-
-    def choice(self, key: tuple[str, ...], value: Any, allowed: tuple[str, ...]) -> str:
-        if value not in allowed:
-            raise self.error(key, f"expected one of {', '.join(allowed)}, got {value!r}")
-        return str(value)
-
-    def names(self, key: tuple[str, ...], value: list[Any]) -> tuple[str, ...]:
-        for item in value:
-            if not isinstance(item, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", item):
-                raise self.error(key, f"expected names of environment variables or programs, got {item!r}")
-        return tuple(value)
-
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """``extra`` over ``base``, mappings merged key by key (a matrix entry refines the farm's capabilities)."""
@@ -240,7 +201,7 @@ class DeviceProfile:
         return value
 
 
-def _profile(ld: _Loader, key: tuple[str, ...], name: str, spec: dict[str, Any], source: str) -> DeviceProfile:
+def _profile(ld: YamlChecker, key: tuple[str, ...], name: str, spec: dict[str, Any], source: str) -> DeviceProfile:
     kind = ld.choice((*key, "kind"), spec.get("kind"), KINDS)
     platform = ld.choice((*key, "platform"), spec.get("platform"), PLATFORMS)
     build = ld.choice((*key, "build"), spec.get("build", "web"), BUILDS)
@@ -283,7 +244,7 @@ def load_profiles(path: Path = DEVICES_FILE) -> dict[str, DeviceProfile]:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
         raise DeviceFileError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    ld = _Loader(path, text)
+    ld = YamlChecker(path, text, DeviceFileError)
     if not isinstance(data, dict) or not isinstance(data.get("profiles"), dict) or not data["profiles"]:
         raise DeviceFileError(f"{ld.display}: key 'profiles': missing; expected a mapping of profile names")
     ld.check((), data, {"profiles": dict})
