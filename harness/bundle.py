@@ -14,7 +14,6 @@ import json
 import os
 import platform
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +92,7 @@ def context(run_dir: Path) -> dict[str, Any]:
     if (run_dir / "requirements.json").is_file():
         run = json.loads((run_dir / "requirements.json").read_text(encoding="utf-8"))
     env = _environment_properties(run_dir)
-    tools = {"python": platform.python_version()}
-    for name in TOOLS:
-        try:
-            tools[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+    tools = evidence.versions(TOOLS)
     allure_pkg = evidence.ROOT / "node_modules" / "allure" / "package.json"
     if allure_pkg.is_file():
         tools["allure"] = json.loads(allure_pkg.read_text(encoding="utf-8")).get("version", "?")
