@@ -180,6 +180,8 @@ def _compliance(session: nox.Session, run_dir: str) -> bool:
     session.log(f"compliance steps (trace, gate, scan, sign, verify): {time.monotonic() - started:.1f} s")
     if not steps_ok["scan"]:
         session.error(f"the evidence holds unmasked personal data or secrets (listed above); see {run_dir}")
+    if not steps_ok["trace"]:
+        session.error(f"the run could not be traced (the reason is above); see {run_dir}")
     return steps_ok["gate"]
 
 

@@ -118,7 +118,7 @@ def _compliance(args: argparse.Namespace) -> int:
         try:
             trace = traceability.trace_run(run_dir, today=date.today(), baseline=args.baseline, pdf=not args.no_pdf)
             oscal.write(run_dir, trace)
-        except (traceability.TraceError, CatalogueError, bundle.BundleError) as exc:
+        except (traceability.TraceError, CatalogueError, ValueError) as exc:  # pydantic's errors are ValueErrors
             print(f"{name}: {exc}", file=sys.stderr)
             return 1
         print(traceability.summary_text(trace))
