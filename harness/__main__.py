@@ -107,8 +107,6 @@ def main(argv: list[str] | None = None) -> int:
 def _compliance(args: argparse.Namespace) -> int:
     """trace, gate, sign and verify: each says what it did on stdout and why it failed on stderr."""
     from . import bundle, gate, oscal, traceability
-    from .requirements import CatalogueError
-
     run_dir = args.run_dir.resolve()
     name = f"python -m harness {args.command}"
     if not run_dir.is_dir():
@@ -118,7 +116,9 @@ def _compliance(args: argparse.Namespace) -> int:
         try:
             trace = traceability.trace_run(run_dir, today=date.today(), baseline=args.baseline, pdf=not args.no_pdf)
             oscal.write(run_dir, trace)
-        except (traceability.TraceError, CatalogueError, ValueError) as exc:  # pydantic's errors are ValueErrors
+        # TraceError and BrowserMissing (no Chromium for the PDF) are RuntimeErrors; CatalogueError and pydantic's
+        # ValidationError (OSCAL the models refuse) are ValueErrors.
+        except (RuntimeError, ValueError) as exc:
             print(f"{name}: {exc}", file=sys.stderr)
             return 1
         print(traceability.summary_text(trace))
