@@ -22,7 +22,7 @@ from . import evidence
 MANIFEST, ENVELOPE, PUBLIC_KEY = "manifest.json", "manifest.dsse.json", "manifest.pub.pem"
 BUNDLE_FILES = (MANIFEST, ENVELOPE, PUBLIC_KEY)  # what signing adds: outside the manifest's own list
 PAYLOAD_TYPE = "application/vnd.app1177-harness.manifest+json"
-KEY_ENV, PASSWORD_ENV = "HARNESS_SIGNING_KEY", "HARNESS_SIGNING_KEY_PASSWORD"  # nosec B105 # variable names, not secrets
+KEY_ENV, PASSWORD_ENV = "HARNESS_SIGNING_KEY", "HARNESS_SIGNING_KEY_PASSWORD"  # the variables, not the key
 FORMAT_VERSION = 1
 TOOLS = ("pytest", "allure-pytest", "schemathesis", "hypothesis", "playwright", "axe-playwright-python",
          "appium-python-client", "locust", "bandit", "cyclonedx-bom", "pip-audit", "compliance-trestle",
