@@ -57,6 +57,11 @@ class RunTest:
 
 
 def _nodeid(result: dict[str, Any]) -> str:
+    """The pytest node id: the label fixtures/report.py adds, else made from the path and the result's name (which
+    is the node's name only where no title was given)."""
+    for label in result.get("labels", []):
+        if label.get("name") == "nodeid" and label.get("value"):
+            return str(label["value"])
     path = "/".join(result.get("titlePath") or [])
     return f"{path}::{result.get('name', '?')}" if path else str(result.get("fullName") or result.get("name"))
 

@@ -99,8 +99,9 @@ def write_run(reports: Path, name: str, spec: RunSpec | None = None) -> Path:
     for nodeid, outcome, reqs in results:
         path, test = nodeid.split("::")
         (run / "allure-results" / f"{uuid.uuid4()}-result.json").write_text(json.dumps({
-            "uuid": str(uuid.uuid4()), "name": test, "status": outcome, "titlePath": path.split("/"),
-            "labels": [{"name": "requirement", "value": f"{r} Rule {r}"} for r in reqs]}), encoding="utf-8")
+            "uuid": str(uuid.uuid4()), "name": f"Kontroll av {test}", "status": outcome, "titlePath": path.split("/"),
+            "labels": [{"name": "nodeid", "value": nodeid}]
+            + [{"name": "requirement", "value": f"{r} Rule {r}"} for r in reqs]}), encoding="utf-8")
     (run / "a11y").mkdir()
     findings = [{"rule": "color-contrast", "criteria": ["1.4.3"], "fails": n < spec.a11y_failing}
                 for n in range(max(1, spec.a11y_failing))]
