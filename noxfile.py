@@ -131,16 +131,21 @@ def _layers() -> dict[str, str]:
 
 
 def _run_suites(session: nox.Session, label: str, paths: list[str], *pytest_args: str,
-                html_report: bool = False) -> None:
+                html_report: bool = False, compliance: str | None = None) -> None:
     """pytest into a fresh reports/<run-id>/ (JUnit, Allure results, system log); the evidence is written and
-    scanned for unmasked personal data even when tests fail, and then the session fails."""
-    run_dir, passed = _run_once(session, label, paths, *pytest_args, *session.posargs, html_report=html_report)
+    scanned for unmasked personal data even when tests fail, and then the session fails. ``compliance`` adds the
+    compliance steps (see _compliance): "gate" lets the gate's verdict fail the session, "advisory" only reports it."""
+    run_dir, passed = _run_once(session, label, paths, *pytest_args, *session.posargs, html_report=html_report,
+                                scan=compliance is None)
+    gate_passed = _compliance(session, run_dir) if compliance else True
     if not passed:
         session.error(f"tests failed; the evidence is in {run_dir}")
+    if not gate_passed and compliance == "gate":
+        session.error(f"the release gate failed: its reasons are above and in {run_dir}/gate.json")
 
 
 def _run_once(session: nox.Session, label: str, paths: list[str], *pytest_args: str,
-              html_report: bool = False) -> tuple[str, bool]:
+              html_report: bool = False, scan: bool = True) -> tuple[str, bool]:
     """One run of _run_suites without failing the session: its evidence folder, and whether the tests passed."""
     run_dir = session.run("python", "-m", "harness", "new-run", label, silent=True).strip().splitlines()[-1]
     passed = True
@@ -152,9 +157,32 @@ def _run_once(session: nox.Session, label: str, paths: list[str], *pytest_args: 
         passed = False
     if html_report:
         session.run("python", "-m", "harness", "report", run_dir, "--name", f"1177-appen {label} {Path(run_dir).name}")
-    session.run("python", "-m", "harness", "scan", run_dir)
+    if scan:
+        session.run("python", "-m", "harness", "scan", run_dir)
     session.log(f"evidence: {run_dir} (reports/latest)")
     return run_dir, passed
+
+
+def _compliance(session: nox.Session, run_dir: str) -> bool:
+    """trace -> gate -> scan -> sign -> verify on the run folder; whether the gate passed. The bundle is signed and
+    verified even when the gate fails (its verdict is part of the evidence); a failed scan or verify fails the
+    session after signing."""
+    started = time.monotonic()
+    steps_ok = {}
+    for step in ("trace", "gate", "scan"):
+        try:
+            session.run("python", "-m", "harness", step, run_dir)
+            steps_ok[step] = True
+        except nox.command.CommandFailed:
+            steps_ok[step] = False  # a failed trace leaves no traceability.json: the gate then fails closed
+    session.run("python", "-m", "harness", "sign", run_dir)
+    session.run("python", "-m", "harness", "verify", run_dir)
+    session.log(f"compliance steps (trace, gate, scan, sign, verify): {time.monotonic() - started:.1f} s")
+    if not steps_ok["scan"]:
+        session.error(f"the evidence holds unmasked personal data or secrets (listed above); see {run_dir}")
+    if not steps_ok["trace"]:
+        session.error(f"the run could not be traced (the reason is above); see {run_dir}")
+    return steps_ok["gate"]
 
 
 @nox.session(python=PYTHON, default=False)
@@ -188,22 +216,26 @@ def smoke(session: nox.Session) -> None:
         _browser(session)
     if "mobile" in layers:
         _appium(session)
-    _install(session, *dict.fromkeys(layers.values()))
-    _run_suites(session, "smoke", [f"suites/{name}" for name in layers], "-m", "smoke", "--fuzz-budget", "3")
+    _install(session, *dict.fromkeys(layers.values()), "evidence")
+    # The compliance steps run to prove the chain works; a smoke run is no release candidate (most layers run only
+    # in part), so its gate verdict is written and shown but does not decide the session.
+    _run_suites(session, "smoke", [f"suites/{name}" for name in layers], "-m", "smoke", "--fuzz-budget", "3",
+                compliance="advisory")
 
 
 @nox.session(python=PYTHON, default=False)
 def release(session: nox.Session) -> None:
-    """Every layer that exists, deeper fuzzing, and the single-file Allure report in reports/<run>/."""
+    """Every layer that exists, deeper fuzzing, the single-file Allure report, then trace, gate, sign and verify:
+    the session fails when the tests or the release gate (gate.toml) fail, after the bundle is signed."""
     layers = _layers()
     if any(name in BROWSER_LAYERS for name in layers):
         _browser(session)
     if "mobile" in layers:
         _appium(session)
-    _install(session, *dict.fromkeys(layers.values()))
+    _install(session, *dict.fromkeys(layers.values()), "evidence")
     _allure(session)
     _run_suites(session, "release", [f"suites/{name}" for name in layers],
-                "--fuzz-budget", str(FUZZ_BUDGET_RELEASE), "--timeout", "900", html_report=True)
+                "--fuzz-budget", str(FUZZ_BUDGET_RELEASE), "--timeout", "900", html_report=True, compliance="gate")
 
 
 @nox.session(python=PYTHON, default=False)
