@@ -12,6 +12,10 @@ from judge import attach_json
 
 from harness import security
 
+# bandit, cyclonedx-py and pip-audit read every file or installed package: bounded, but minutes on a busy 2-core
+# machine, beyond the default limit meant for a test that hangs
+pytestmark = pytest.mark.timeout(600)
+
 
 @pytest.mark.req("CSL-2-3", "BR-SEC-1")
 def test_static_analysis_leaves_no_untriaged_finding(security_policy: security.Policy, evidence: Path) -> None:
