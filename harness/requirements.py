@@ -10,23 +10,30 @@ names the file and the line: the files are checked against the JSON Schemas in r
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
-from jsonschema import Draft202012Validator
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, ValidationError
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE_DIR = ROOT / "requirements" / "catalogue"
 ATTESTATIONS = ROOT / "requirements" / "attestations.yaml"
 WAIVERS = ROOT / "requirements" / "waivers.yaml"
 SCHEMA_DIR = ROOT / "requirements" / "schema"  # JSON Schemas of the catalogue files and the two registers
+# Digests of files that passed their schema: importing jsonschema costs seconds of CPU where its format extras are
+# installed (rfc3987-syntax builds a parser at import), and every pytest process loads the catalogue. A file whose
+# text and schemas are unchanged since it last passed is not validated again; a changed file always is.
+VALIDATED_CACHE = Path(os.environ.get("HARNESS_CACHE_DIR", ROOT / ".cache")) / "validated"
 
 ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Za-z0-9]+)+$")
 KINDS = ("business-rule", "legal")
@@ -117,14 +124,18 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_ti
 
 
 def _plain(node: yaml.Node) -> Any:
-    """A YAML node as Python data (scalars resolved by the safe loader's rules)."""
+    """A YAML node as Python data (scalars resolved by the safe loader's rules), built from the node tree itself."""
     if node is None:
         return None
-    loader = _Loader(yaml.serialize(node))
+    loader = _Loader("")
     try:
-        return loader.get_single_data()
+        return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+# libyaml's composer when PyYAML has it (several times faster); its nodes carry the same marks (lines).
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _json_ready(value: Any) -> Any:
@@ -141,7 +152,7 @@ def _json_ready(value: Any) -> Any:
 def _compose(path: Path) -> yaml.Node | None:
     """The file's YAML node tree (every node knows its line); broken YAML is an error naming the line."""
     try:
-        return yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        return yaml.compose(path.read_text(encoding="utf-8"), Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         # The context (where the broken construct starts) is where to look; the problem mark may be the file end.
         mark = exc.context_mark or exc.problem_mark
@@ -155,19 +166,64 @@ def _compose(path: Path) -> yaml.Node | None:
 # The files are validated by the jsonschema library against schemas a reader (or another tool) can use on their own;
 # each error's path is followed back through the YAML node tree, so the message still names the file and the line.
 
+def _inline(node: Any, schemas: dict[str, Any], base: str) -> Any:
+    """The schema with every ``$ref`` replaced by what it points at (within a file or to a sibling file), so the
+    validator follows no references at run time: the catalogue is loaded by every test run, and resolving them
+    was most of its cost. A ``$ref`` beside other keywords is merged with them (they do not overlap here)."""
+    if isinstance(node, list):
+        return [_inline(item, schemas, base) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    rest = {k: _inline(v, schemas, base) for k, v in node.items() if k != "$ref"}
+    if not isinstance(ref, str):
+        return rest
+    file, _, pointer = ref.partition("#")
+    file = file or base
+    target: Any = schemas[file]
+    for part in pointer.strip("/").split("/") if pointer.strip("/") else []:
+        target = target[part]
+    return {**_inline(target, schemas, file), **rest}
+
+
+@functools.cache
+def _schema_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(SCHEMA_DIR.glob("*.schema.json")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _marker(kind: str, text: str) -> Path:
+    return VALIDATED_CACHE / hashlib.sha256(f"{_schema_digest()}\0{kind}\0{text}".encode()).hexdigest()
+
+
+def _remember_valid(kind: str, text: str) -> None:
+    """Note that this text passed its schema (best effort: a read-only tree just validates every time)."""
+    marker = _marker(kind, text)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass
+
+
 @functools.cache
 def _validators() -> dict[str, Draft202012Validator]:
-    from referencing import Registry, Resource
+    from jsonschema import Draft202012Validator
 
     schemas = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(SCHEMA_DIR.glob("*.schema.json"))}
-    registry: Registry = Registry().with_resources(
-        (name, Resource.from_contents(schema)) for name, schema in schemas.items())
     catalogue = schemas["catalogue.schema.json"]
-    entry = {"$schema": catalogue["$schema"], "$defs": catalogue["$defs"], "$ref": "#/$defs/requirement"}
-    made = {name.removesuffix(".schema.json"): schema for name, schema in schemas.items()}
-    made["requirement"] = entry
-    return {name: Draft202012Validator(schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
-            for name, schema in made.items()}
+    made = {name.removesuffix(".schema.json"): (schema, name) for name, schema in schemas.items()}
+    # The file's own shape (its entries are judged one by one, merged with the file's defaults) and one entry.
+    made["catalogue"] = ({**catalogue, "properties": {**catalogue["properties"],
+                                                      "requirements": {"type": "array", "items": {"type": "object"}}}},
+                         "catalogue.schema.json")
+    made["requirement"] = (catalogue["$defs"]["requirement"], "catalogue.schema.json")
+    made["fields"] = (catalogue["$defs"]["fields"], "catalogue.schema.json")
+    return {name: Draft202012Validator(_inline({k: v for k, v in schema.items() if k != "$defs"}, schemas, file),
+                                       format_checker=Draft202012Validator.FORMAT_CHECKER)
+            for name, (schema, file) in made.items()}
 
 
 def _child(node: yaml.Node | None, step: str | int) -> tuple[yaml.Node | None, yaml.Node | None]:
@@ -192,7 +248,7 @@ def _node_at(root: yaml.Node, path: Iterable[str | int]) -> tuple[yaml.Node, yam
     return node, key
 
 
-def _message(error: jsonschema.ValidationError, what: str) -> tuple[str, str | None]:
+def _message(error: ValidationError, what: str) -> tuple[str, str | None]:
     """A reader's message for a schema error, and the field it concerns (for the key's line)."""
     field_name = next((p for p in reversed(error.absolute_path) if isinstance(p, str)), None)
     schema = error.schema if isinstance(error.schema, dict) else {}
@@ -276,7 +332,10 @@ def load_file(path: Path) -> list[Requirement]:
             return f"requirement {data['requirements'][path_[1]].get('id', '?')!r}"
         return "the file"
 
-    _raise_first(display, _schema_errors("catalogue", data, _locator(root), entry_name))
+    text = path.read_text(encoding="utf-8")
+    checked = _marker("catalogue", text).exists()
+    if not checked:
+        _raise_first(display, _schema_errors("catalogue", data, _locator(root), entry_name))
     defaults = data.get("defaults") or {}
     defaults_node = _child(root, "defaults")[1]
     items = _child(root, "requirements")[1]
@@ -294,7 +353,8 @@ def load_file(path: Path) -> list[Requirement]:
             return _locator(item)(path_, field_name)
 
         name = f"requirement {values.get('id', '?')!r}"
-        _raise_first(display, _schema_errors("requirement", values, where, lambda _, name=name: name))
+        if not checked:
+            _raise_first(display, _schema_errors("requirement", values, where, lambda _, name=name: name))
         result.append(Requirement(
             id=values["id"], title=values["title"], kind=values["kind"], source=values["source"],
             reference=values["reference"], summary=values["summary"], link=values.get("link"),
@@ -303,6 +363,8 @@ def load_file(path: Path) -> list[Requirement]:
             review_question=values.get("review_question"), related=tuple(values.get("related", ())),
             law=values.get("law"), impact=values["impact"], applies_to=tuple(values["applies_to"]),
             file=display, line=item.start_mark.line + 1))
+    if not checked:
+        _remember_valid("catalogue", text)
     return result
 
 
@@ -395,10 +457,14 @@ def _load_register(path: Path, key: str, catalogue: Catalogue | None) -> list[tu
         line = root.start_mark.line + 1 if root is not None else 1
         raise CatalogueError(f"{display}, line {line}: expected a mapping with only a {key!r} list")
     data = _json_ready(_plain(root))
-    errors = _schema_errors(key, data, _locator(root), lambda _: "")
+    text = path.read_text(encoding="utf-8")
+    checked = _marker(key, text).exists()
+    errors = [] if checked else _schema_errors(key, data, _locator(root), lambda _: "")
     if errors and errors[0][2] == []:  # the file itself: a wrong or missing top-level key
         raise CatalogueError(f"{display}, line {errors[0][0]}: expected a mapping with only a {key!r} list")
     _raise_first(display, errors)
+    if not checked:
+        _remember_valid(key, text)
     entries = []
     items = _child(root, key)[1]
     assert isinstance(items, yaml.SequenceNode)  # the schema said so
