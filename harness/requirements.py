@@ -9,6 +9,7 @@ names the file and the line: the files are checked against the JSON Schemas in r
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -201,11 +202,9 @@ def _marker(kind: str, text: str) -> Path:
 def _remember_valid(kind: str, text: str) -> None:
     """Note that this text passed its schema (best effort: a read-only tree just validates every time)."""
     marker = _marker(kind, text)
-    try:
+    with contextlib.suppress(OSError):
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
-    except OSError:
-        pass
 
 
 @functools.cache
@@ -273,6 +272,9 @@ def _message(error: ValidationError, what: str) -> tuple[str, str | None]:
         return f"{field_name!r} must be a date (YYYY-MM-DD)", field_name
     if error.validator in ("minLength", "pattern") or (error.validator == "type" and error.validator_value == "string"):
         return f"{field_name!r} must be text", field_name
+    if error.validator == "type" and error.validator_value == "object" and error.absolute_path \
+            and isinstance(error.absolute_path[-1], int):
+        return "each entry must be a mapping", None
     if error.validator == "type":
         expected = {"array": "a list", "object": "a mapping", "boolean": "true or false"}.get(
             str(error.validator_value), str(error.validator_value))
@@ -329,7 +331,8 @@ def load_file(path: Path) -> list[Requirement]:
 
     def entry_name(path_: list[str | int]) -> str:
         if len(path_) >= 2 and path_[0] == "requirements" and isinstance(path_[1], int):
-            return f"requirement {data['requirements'][path_[1]].get('id', '?')!r}"
+            entry = data["requirements"][path_[1]]
+            return f"requirement {entry.get('id', '?') if isinstance(entry, dict) else '?'!r}"
         return "the file"
 
     text = path.read_text(encoding="utf-8")
@@ -339,7 +342,8 @@ def load_file(path: Path) -> list[Requirement]:
     defaults = data.get("defaults") or {}
     defaults_node = _child(root, "defaults")[1]
     items = _child(root, "requirements")[1]
-    assert isinstance(items, yaml.SequenceNode)  # the schema said so
+    if not isinstance(items, yaml.SequenceNode):  # a file its schema passed has the list; a stale mark may lie
+        raise CatalogueError(f"{display}, line {root.start_mark.line + 1}: 'requirements' must be a list")
     result = []
     for item, raw in zip(items.value, data["requirements"], strict=True):
         values = {**defaults, **raw}
@@ -467,7 +471,8 @@ def _load_register(path: Path, key: str, catalogue: Catalogue | None) -> list[tu
         _remember_valid(key, text)
     entries = []
     items = _child(root, key)[1]
-    assert isinstance(items, yaml.SequenceNode)  # the schema said so
+    if not isinstance(items, yaml.SequenceNode):  # a file its schema passed has the list; a stale mark may lie
+        raise CatalogueError(f"{display}, line {root.start_mark.line + 1}: {key!r} must be a list")
     for item, raw in zip(items.value, data[key], strict=True):
         line = item.start_mark.line + 1
         values = {**raw, "when": date.fromisoformat(raw["when"]), "expiry": date.fromisoformat(raw["expiry"])}
