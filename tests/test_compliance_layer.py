@@ -5,11 +5,10 @@ library's own rules (which operations read patient data, what a notification may
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
-from support import ROOT, layer_copy
+from support import ROOT, assert_each_fault_caught, layer_copy
 
 from harness import compliance
 
@@ -61,16 +60,7 @@ def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, caught: dic
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "2", "-rf", "--timeout", "600",
         "--sut-faults", ",".join(caught), *selection, timeout=1500)
-    output = result.stdout.str()
-    failed = set(re.findall(r"^FAILED (test_\w+\.py::\S+)", output, re.MULTILINE))
-    assert failed == {test for test, _ in caught.values()}, output[-6000:]
-    sections = dict(re.findall(r"^_+ (test_\w+(?:\[[^\]]*\])?) _+$\n(.*?)(?=^_+ test_|^={3,} )", output,
-                               re.MULTILINE | re.DOTALL))
-    for fault, (test, requirement) in caught.items():
-        section = sections.get(test.split("::")[1], "")
-        broken = re.search(r"this failure breaks: (.*)", section)
-        assert broken and requirement in broken.group(1), f"{fault}: {test} does not name {requirement}"
-
+    assert_each_fault_caught(result.stdout.str(), caught)
 
 @pytest.mark.slow
 def test_the_compliance_layer_catches_each_fault_and_names_the_requirement(pytester: pytest.Pytester,
