@@ -120,7 +120,7 @@ def lint(session: nox.Session) -> None:
 # --- the release layers ----------------------------------------------------------------------------------------------
 # A layer is a folder in suites/ and the dependency group that runs it; a new layer adds itself here.
 LAYERS = {"api": "api", "web": "web", "a11y": "web", "mobile": "mobile", "security": "security",
-          "load": "load"}
+          "load": "load", "compliance": "compliance"}
 BROWSER_LAYERS = ("web", "a11y")  # the layers that need Chromium
 FUZZ_BUDGET_RELEASE = 50  # schemathesis examples per operation in a release (the default is quick)
 
@@ -277,6 +277,14 @@ def security(session: nox.Session) -> None:
     """Security layer: bandit with triage, SBOM and dependency audit, and the HTTP checks an attacker would try."""
     _install(session, "security")
     _run_suites(session, "security", ["suites/security"])
+
+
+@nox.session(python=PYTHON, default=False)
+def compliance(session: nox.Session) -> None:
+    """Compliance layer: the legal duties end to end (audit trail, access, export, erasure, consent, notification
+    content, retention, privacy by default)."""
+    _install(session, "compliance")
+    _run_suites(session, "compliance", ["suites/compliance"])
 
 
 @nox.session(python=PYTHON, default=False)

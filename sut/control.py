@@ -13,14 +13,15 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import FastAPI, Path
+from fastapi import FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import audit, clock, faults, problems
 from .context import Context
 from .db import (
+    AuditRecord,
     Booking,
     BulkJob,
     CareRelation,
@@ -272,6 +273,25 @@ class PersonFacts(BaseModel):
     deceased: bool
 
 
+class AuditRecordView(BaseModel):
+    seq: int
+    at: datetime
+    actor_kind: str
+    actor_id: str
+    subject_id: str = Field(description="Whose data was read")
+    role: str = Field(description="self, ombud or staff")
+    action: str
+    resource_type: str
+    resource_id: str | None
+    care_unit_id: str | None
+
+
+class AuditRecords(BaseModel):
+    records: list[AuditRecordView]
+    last_seq: int = Field(description="The newest record of the whole log (0 when it is empty): a later call's "
+                                      "after_seq")
+
+
 class Remint(Strict):
     token: str = Field(max_length=4000, description="An access token the system issued (its signature is checked)")
     set: dict[str, str | int] = Field(default_factory=dict, description="Claims to replace, e.g. {\"aud\": \"x\"}")
@@ -509,6 +529,25 @@ def create_control(ctx: Context) -> FastAPI:
         """The next request to ``path`` on the APIs raises an unexpected error inside the app, so the security
         layer can see what a defect's answer shows (never a stack trace or a version)."""
         ctx.extras.setdefault("crash_next", set()).add(body.path)
+
+    @app.get("/audit/records", response_model=AuditRecords, tags=["system"], operation_id="listAuditRecords")
+    def audit_records(subject_id: str | None = None, actor_id: str | None = None,
+                      after_seq: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=5000)) -> dict:
+        """The audit log as stored (BR-AUDIT-1): the records after ``after_seq`` about a subject or by an actor,
+        oldest first. The truth a test of audit completeness judges the system's reads and the patient's log
+        extract by."""
+        with ctx.db() as db:
+            query = select(AuditRecord).where(AuditRecord.seq > after_seq).order_by(AuditRecord.seq).limit(limit)
+            if subject_id:
+                query = query.where(AuditRecord.subject_id == subject_id)
+            if actor_id:
+                query = query.where(AuditRecord.actor_id == actor_id)
+            rows = [{"seq": r.seq, "at": r.at, "actor_kind": r.actor_kind, "actor_id": r.actor_id,
+                     "subject_id": r.subject_id, "role": r.role, "action": r.action,
+                     "resource_type": r.resource_type, "resource_id": r.resource_id,
+                     "care_unit_id": r.care_unit_id} for r in db.scalars(query)]
+            last = db.scalar(select(func.max(AuditRecord.seq))) or 0
+        return {"records": rows, "last_seq": last}
 
     @app.get("/audit/verify", response_model=AuditChain, tags=["system"], operation_id="verifyAuditChain")
     def audit_verify() -> dict:

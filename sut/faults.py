@@ -157,6 +157,28 @@ CATALOGUE: dict[str, Fault] = {
               "A bulk send is paced per recipient with the audience size in the wrong place: each send waits "
               "audience / 200,000 s, so the larger the audience, the slower every delivery of it.",
               ("BR-PERF-2",)),
+        # compliance: the legal duties of the records the system keeps (suites/compliance)
+        Fault("audit-ombud-as-self", "api",
+              "A read made as ombud is logged with the role self, so the log hides that a guardian, not the patient, "
+              "read the data.", ("BR-AUDIT-1", "BR-PROXY-1", "PDL-4-3")),
+        Fault("audit-extract-hides-staff", "api",
+              "The log extract leaves out the reads by care staff, so the patient cannot see who at the care unit "
+              "read their data.", ("BR-AUDIT-1", "PDL-8-5", "HSLF-FS-2016-40-4-10")),
+        Fault("export-omits-hidden", "api",
+              "The data export leaves out the messages the patient removed from the inbox, though the system keeps "
+              "them.", ("BR-GDPR-1", "GDPR-15")),
+        Fault("erasure-keeps-devices", "api",
+              "An erasure request leaves the patient's registered devices and their push tokens in place.",
+              ("BR-GDPR-1", "GDPR-17")),
+        Fault("consent-withdrawal-deletes", "api",
+              "Withdrawing a consent deletes its record, so when it was given, on which text version, and when it "
+              "was withdrawn can no longer be shown.", ("BR-GDPR-1", "GDPR-7")),
+        Fault("email-on-by-default", "api",
+              "A person who has chosen no notification channels gets e-mail notifications as if they had turned "
+              "them on.", ("GDPR-25",)),
+        Fault("delivery-retention-skipped", "push",
+              "The retention job never deletes delivery records: the push tokens, phone numbers and e-mail "
+              "addresses of every notification are kept for ever.", ("BR-RETENTION-1", "GDPR-5-1-e")),
     )
 }
 

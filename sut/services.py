@@ -113,6 +113,8 @@ def _person_brief(person: Person) -> dict[str, Any]:
 def _audit(db: Session, principal: Principal, subject_id: str, role: str, action: str, resource_type: str,
            resource_id: str | None = None, care_unit_id: str | None = None) -> None:
     actor_kind = "staff" if principal.staff is not None else "person"
+    if role == "ombud" and faults.active("audit-ombud-as-self"):
+        role = "self"  # the defect: the log no longer shows that a guardian, not the patient, read
     audit.record(db, actor_kind=actor_kind, actor_id=principal.actor_id, subject_id=subject_id, role=role,
                  action=action, resource_type=resource_type, resource_id=resource_id, care_unit_id=care_unit_id)
 
@@ -227,8 +229,10 @@ def start_summary(db: Session, principal: Principal, subject: Subject | None = N
     upcoming = db.scalars(select(Booking).where(Booking.patient_id == whose.id, Booking.status == "booked")
                           .order_by(Booking.starts_at)).all()
     following = next((b for b in upcoming if clock.as_utc(b.starts_at) > now), None)
-    if following is not None and subject is not None and subject.role == "ombud":
-        _audit_per_unit(db, principal, subject, "booking.list", "booking", [following.care_unit_id])
+    if following is not None:
+        # The booking shown is patient data: its read is audited, for oneself as for a child (BR-AUDIT-1).
+        _audit(db, principal, whose.id, subject.role if subject is not None else "self", "booking.list", "booking",
+               None, following.care_unit_id)
     acting = whose.id != person.id
     return {
         "unread": _unread(db, whose.id),
@@ -245,6 +249,9 @@ def video_meetings(ctx: Context, db: Session, principal: Principal) -> dict[str,
     video = _video(ctx, region)
     bookings = db.scalars(select(Booking).where(Booking.patient_id == person.id, Booking.kind == "video",
                                                 Booking.status == "booked").order_by(Booking.starts_at)).all()
+    if bookings:  # the meetings are bookings: patient data, so their read is audited (BR-AUDIT-1)
+        for unit_id in sorted({b.care_unit_id for b in bookings}):
+            _audit(db, principal, person.id, "self", "booking.list", "booking", None, unit_id)
     return {"mode": region.video_mode, "presentation": video["presentation"], "sso": video["sso"],
             "audience": video["audience"],
             "meetings": [{**booking_view(db, b), "join_url": video["url"]} for b in bookings]}
@@ -370,7 +377,8 @@ def _settings_view(db: Session, owner: Person, subject: Subject, row: Notificati
     has_consent = _push_consent(db, owner.id) is not None
     return {"subject_id": subject.person.id, "role": subject.role,
             "push": row.push if row else False, "sms": row.sms if row else True,
-            "email": row.email if row else False, "updated_at": _iso(row.updated_at) if row else None,
+            "email": row.email if row else faults.active("email-on-by-default"),
+            "updated_at": _iso(row.updated_at) if row else None,
             "push_available": has_device and has_consent, "has_active_device": has_device,
             "has_push_consent": has_consent}
 
@@ -515,7 +523,10 @@ def withdraw_consent(db: Session, principal: Principal, consent_id: str) -> None
         raise Problem(404, "Samtycket finns inte.")
     if consent.withdrawn_at is not None:
         raise Problem(409, "Samtycket är redan återkallat.", type_="urn:1177:problem:consent-withdrawn")
-    consent.withdrawn_at = clock.now()
+    if faults.active("consent-withdrawal-deletes"):
+        db.delete(consent)  # the defect: no record is left of when it was given, on what text, or withdrawn
+    else:
+        consent.withdrawn_at = clock.now()
     db.flush()
     if consent.purpose == "push" and _push_consent(db, person.id) is None:
         _push_off_fallback(db, person.id)
@@ -574,6 +585,9 @@ def _extract_query(person_id: str, only: ExtractFilter) -> Any:
         units = select(CareRelation.care_unit_id).where(CareRelation.patient_id == person_id)
         query = select(AuditRecord).where(or_(AuditRecord.subject_id == person_id,
                                               AuditRecord.care_unit_id.in_(units)))
+    if faults.active("audit-extract-hides-staff"):
+        # The defect: only the patient's own and the guardians' reads are shown, not the care staff's.
+        query = query.where(AuditRecord.actor_kind != "staff")
     if only.since is not None:
         query = query.where(AuditRecord.at >= only.since)
     if only.until is not None:
@@ -632,7 +646,8 @@ def export(db: Session, principal: Principal) -> dict[str, Any]:
             select(Person).join(Guardianship, Guardianship.child_id == Person.id)
             .where(Guardianship.guardian_id == pid))],
         "messages": [{**message_view(db, m, body=True), "hidden": m.hidden} for m in db.scalars(
-            select(Message).where(Message.patient_id == pid).order_by(Message.created_at))],
+            select(Message).where(Message.patient_id == pid).order_by(Message.created_at))
+            if not (m.hidden and faults.active("export-omits-hidden"))],  # the defect: removed ones are left out
         "bookings": [booking_view(db, b) for b in db.scalars(
             select(Booking).where(Booking.patient_id == pid).order_by(Booking.starts_at))],
         "journal": [{"id": e.id, "written_at": _iso(e.written_at), "author": e.author, "text": e.text,
@@ -660,6 +675,8 @@ def erase(db: Session, principal: Principal) -> dict[str, Any]:
     for model, key, column in ((Device, "devices", Device.person_id),
                                (NotificationSetting, "notification_settings", NotificationSetting.owner_id),
                                (Consent, "consents", Consent.person_id)):
+        if model is Device and faults.active("erasure-keeps-devices"):
+            continue  # the defect: the devices and their push tokens stay
         for row in db.scalars(select(model).where(column == pid)):
             db.delete(row)
             erased[key] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,16 @@ def layer_copy(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, layer
     for name in modules:
         pytester.makepyfile(**{name.removesuffix(".py"): (suite / name).read_text(encoding="utf-8")})
     return pytester
+
+
+def assert_each_fault_caught(output: str, caught: dict[str, tuple[str, str]]) -> None:
+    """A layer's run with faults on (``caught``: fault -> (the test that must fail, a requirement its failure must
+    name)): exactly those tests failed, and each failure's "this failure breaks" line names its requirement."""
+    failed = set(re.findall(r"^FAILED (test_\w+\.py::\S+)", output, re.MULTILINE))
+    assert failed == {test for test, _ in caught.values()}, output[-6000:]
+    sections = dict(re.findall(r"^_+ (test_\w+(?:\[[^\]]*\])?) _+$\n(.*?)(?=^_+ test_|^={3,} )", output,
+                               re.MULTILINE | re.DOTALL))
+    for fault, (test, requirement) in caught.items():
+        section = sections.get(test.split("::")[1], "")
+        broken = re.search(r"this failure breaks: (.*)", section)
+        assert broken and requirement in broken.group(1), f"{fault}: {test} does not name {requirement}"

@@ -41,7 +41,7 @@ def test_unknown_requirement_id_fails_collection_naming_test_and_id(harness_dir:
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*ERROR collecting test_reqs.py*",
                                  "*test_reqs.py::test_typo: unknown requirement ID 'GDPR-5-1-x' "
-                                 "(did you mean 'GDPR-5-1-c'?)*", "*1 error during collection*"])
+                                 "(did you mean 'GDPR-5-1-[ce]'?)*", "*1 error during collection*"])
     assert "test_known: unknown" not in result.stdout.str()
 
 
@@ -247,7 +247,8 @@ def test_every_flagged_requirement_has_its_review_question() -> None:
 def test_a_flagged_entry_without_its_question_is_named(tmp_path: Path) -> None:
     (tmp_path / "legal.yaml").write_text(
         "requirements:\n  - id: OSL-99\n    title: T\n    kind: legal\n    source: S\n    reference: R\n"
-        "    link: https://example.org/\n    summary: S\n    needs_legal_review: true\n"
+        "    law: L\n    link: https://example.org/\n    summary: S\n    impact: low\n    applies_to: [app]\n"
+        "    needs_legal_review: true\n"
         "    review_note: The section number is from a secondary source.\n"
         "    review_question: Confirm it.\n", encoding="utf-8")
     (gap,) = review_gaps(load_catalogue(tmp_path))
@@ -281,14 +282,32 @@ def test_catalogue_covers_every_business_rule_and_flags_unverified_law() -> None
     assert not catalogue["GDPR-17"].needs_legal_review
 
 
+WHAT = "    impact: low\n    applies_to: [backend]\n"
+
+
 @pytest.mark.parametrize(("text", "line", "message"), [
     ("requirements:\n  - id: BR-X-1\n    title: [unclosed\n", 3, "not valid YAML"),
     ("requirements:\n  - id: BR-X-1\n    title: T\n    kind: business-rule\n    source: S\n    reference: R\n"
-     "    summary: S\n    colour: blue\n", 8, "unknown field 'colour'"),
-    ("requirements:\n  - id: GDPR-99\n    title: T\n    kind: legal\n    source: S\n    reference: R\n"
-     "    summary: S\n", 2, "needs an official 'link'"),
+     "    summary: S\n    colour: blue\n" + WHAT, 8, "unknown field 'colour'"),
+    ("requirements:\n  - id: GDPR-99\n    title: T\n    kind: legal\n    law: L\n    source: S\n"
+     "    reference: R\n    summary: S\n" + WHAT, 2, "needs an official 'link'"),
     ("requirements:\n  - id: lower-case\n    title: T\n    kind: legal\n    source: S\n    reference: R\n"
-     "    summary: S\n", 2, "is not a requirement ID"),
+     "    summary: S\n" + WHAT, 2, "is not a requirement ID"),
+    # impact and applies_to are required of every entry; a wrong value is named at its own line
+    ("requirements:\n  - id: BR-X-1\n    title: T\n    kind: business-rule\n    source: S\n    reference: R\n"
+     "    summary: S\n    applies_to: [app]\n", 2, "requirement 'BR-X-1': missing field 'impact'"),
+    ("requirements:\n  - id: BR-X-1\n    title: T\n    kind: business-rule\n    source: S\n    reference: R\n"
+     "    summary: S\n    impact: severe\n    applies_to: [app]\n", 8, "impact must be one of critical, high"),
+    ("requirements:\n  - id: BR-X-1\n    title: T\n    kind: business-rule\n    source: S\n    reference: R\n"
+     "    summary: S\n    impact: low\n    applies_to: [app, kitchen]\n", 9, "applies_to must be one of app,"),
+    ("requirements:\n  - id: BR-X-1\n    title: T\n    kind: business-rule\n    source: S\n    reference: R\n"
+     "    summary: S\n    impact: low\n    applies_to: []\n", 9, "'applies_to' must name at least one"),
+    ("requirements:\n  - id: BR-X-1\n    title: T\n    kind: business-rule\n    source: S\n    reference: R\n"
+     "    summary: S\n    layers: web\n" + WHAT, 8, "field 'layers': expected a list"),
+    # a value the entry takes from the file's defaults is named where the defaults give it
+    ("defaults:\n  kind: legal\n  impact: urgent\nrequirements:\n  - id: GDPR-98\n    title: T\n    law: L\n"
+     "    source: S\n    reference: R\n    link: https://example.org/\n    summary: S\n    applies_to: [app]\n",
+     3, "impact must be one of"),
 ])
 def test_broken_catalogue_names_file_and_line(tmp_path: Path, text: str, line: int, message: str) -> None:
     (tmp_path / "broken.yaml").write_text(text, encoding="utf-8")
@@ -300,7 +319,7 @@ def test_broken_catalogue_names_file_and_line(tmp_path: Path, text: str, line: i
 
 def test_duplicate_id_names_both_places(tmp_path: Path) -> None:
     entry = ("requirements:\n  - id: BR-X-1\n    title: T\n    kind: business-rule\n    source: S\n"
-             "    reference: R\n    summary: S\n")
+             "    reference: R\n    summary: S\n" + WHAT)
     (tmp_path / "a.yaml").write_text(entry, encoding="utf-8")
     (tmp_path / "b.yaml").write_text(entry, encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"b\.yaml, line 2: BR-X-1 is already defined in .*a\.yaml, line 2"):
@@ -335,7 +354,8 @@ def test_an_attestation_expires_after_its_last_day(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    (ATTESTATION.format(result="ok", approver="CISO", expiry="2027-01-01"), "line 2: result must be one of"),
+    # A wrong value is named at its own line (the schema error's path, followed back to the YAML node).
+    (ATTESTATION.format(result="ok", approver="CISO", expiry="2027-01-01"), "line 3: result must be one of"),
     (ATTESTATION.format(result="passed", approver="CISO", expiry="snart"), "line 7: 'expiry' must be a date"),
     (ATTESTATION.format(result="passed", approver="CISO", expiry="2026-01-01"), "line 2: expiry is before"),
     (ATTESTATION.format(result="passed", approver="Informationssäkerhetsansvarig", expiry="2027-01-01"),
@@ -345,7 +365,10 @@ def test_an_attestation_expires_after_its_last_day(tmp_path: Path) -> None:
     (ATTESTATION.format(result="passed", approver="CISO", expiry="2027-01-01").replace("    reason: L", "    resn: L"),
      "line 9: unknown field 'resn'"),
     (ATTESTATION.format(result="passed", approver="CISO", expiry="2027-01-01").replace("https://", "file:///"),
-     "line 2: evidence must be an https link"),
+     "line 8: evidence must be an https link"),
+    (ATTESTATION.format(result="passed", approver="CISO", expiry="2027-02-30"), "line 7: 'expiry' must be a date"),
+    (ATTESTATION.format(result="passed", approver="CISO", expiry="2027-01-01").replace(
+        "    who: Informationssäkerhetsansvarig", "    who: ' '"), "line 4: 'who' must be text"),
     ("attestations:\n  - requirement: [PDL-4-3\n", "line 2: not valid YAML"),
     ("waivers: []\n", "line 1: expected a mapping with only a 'attestations' list"),
 ])
@@ -364,3 +387,32 @@ def test_a_waiver_needs_its_approver(tmp_path: Path) -> None:
                     "    evidence: https://dokument.1177-test.invalid/waiver/1\n", encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"waivers\.yaml, line 2: missing approver"):
         load_waivers(path, load_catalogue())
+
+
+def test_the_schemas_are_valid_json_schemas_and_every_entry_names_impact_and_scope() -> None:
+    from jsonschema import Draft202012Validator
+
+    from harness.requirements import IMPACTS, SCHEMA_DIR
+
+    names = sorted(p.name for p in SCHEMA_DIR.glob("*.schema.json"))
+    assert names == ["attestations.schema.json", "catalogue.schema.json", "register.schema.json",
+                     "waivers.schema.json"]
+    for name in names:
+        Draft202012Validator.check_schema(json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8")))
+    for req in load_catalogue().requirements.values():
+        assert req.impact in IMPACTS and req.applies_to, req.id
+
+
+def test_every_law_is_broken_into_requirements_and_manual_ones_are_attested() -> None:
+    catalogue = load_catalogue()
+    laws = {req.epic for req in catalogue.requirements.values()}
+    assert {"GDPR (EU) 2016/679", "Patientdatalagen (2008:355)", "HSLF-FS 2016:40", "Cybersäkerhetslag (2025:1506)",
+            "Arkivlag (1990:782)", "Offentlighets- och sekretesslagen (2009:400)", "DOS-lagen (2018:1937)",
+            "CER-direktivet (EU) 2022/2557", "HSLF-FS 2022:42 (NMI)"} <= laws
+    attested = {a.requirement for a in load_attestations(catalogue=catalogue)}
+    # The accessibility criteria a person checks are in manual-checks.yaml, the register the statement is made from.
+    manual = {r.id for r in catalogue.requirements.values()
+              if r.verification in ("manual", "hybrid") and not r.id.startswith(("WCAG-", "MDFFS-", "DOS-10"))}
+    assert manual - attested == set()
+    automated = {r.id for r in catalogue.requirements.values() if r.verification == "automated"}
+    assert attested & automated == set(), "an attestation of what a test verifies"

@@ -4,10 +4,8 @@ of failed tests shows each one caught (the layer passes clean in every release r
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from support import layer_copy
+from support import assert_each_fault_caught, layer_copy
 
 pytest_plugins = ["pytester"]
 
@@ -36,12 +34,4 @@ def test_the_security_layer_catches_each_fault_and_names_the_requirement(pyteste
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "2", "-rf", "--timeout", "300",
         "--sut-faults", ",".join(CAUGHT), timeout=900)
-    output = result.stdout.str()
-    failed = set(re.findall(r"^FAILED (test_\w+\.py::\S+)", output, re.MULTILINE))
-    assert failed == {test for test, _ in CAUGHT.values()}, output[-4000:]
-    sections = dict(re.findall(r"^_+ (test_\w+(?:\[[^\]]*\])?) _+$\n(.*?)(?=^_+ test_|^={3,} )", output,
-                               re.MULTILINE | re.DOTALL))
-    for fault, (test, requirement) in CAUGHT.items():
-        section = sections.get(test.split("::")[1], "")
-        broken = re.search(r"this failure breaks: (.*)", section)
-        assert broken and requirement in broken.group(1), f"{fault}: {test} does not name {requirement}"
+    assert_each_fault_caught(result.stdout.str(), CAUGHT)

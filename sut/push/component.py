@@ -15,6 +15,7 @@ from ..context import Context
 from .fanout import Fanout
 from .gatewayinfo import GatewayInfo
 from .gateways.process import GatewayProcess
+from .retention import RETENTION_INTERVAL_S, purge
 from .tls import make_pki, new_es256_key, new_rsa_key
 
 log = logging.getLogger("sut.push")
@@ -76,8 +77,11 @@ async def start_fanout(ctx: Context) -> Stop:
     await fanout.start()
     ctx.extras["push"] = fanout
     log.info("push fan-out started with %d sender tasks", fanout.workers)
+    retention = asyncio.create_task(_retention(ctx), name="push-retention")
 
     async def stop() -> None:
+        retention.cancel()
+        await asyncio.gather(retention, return_exceptions=True)
         bulk = ctx.extras.pop("push_bulk", None)
         if bulk is not None:
             await asyncio.to_thread(bulk.stop)  # a running bulk job ends at its next chunk
@@ -85,3 +89,21 @@ async def start_fanout(ctx: Context) -> Stop:
         await fanout.stop()
 
     return stop
+
+
+def run_retention(ctx: Context) -> dict[str, object]:
+    """One run of the delivery records' retention job (BR-RETENTION-1), in a unit of work of its own."""
+    with ctx.db() as db:
+        return purge(db)
+
+
+async def _retention(ctx: Context) -> None:
+    """The retention job, at start and then every hour; a failed run is logged and tried again next time."""
+    while True:
+        try:
+            result = await asyncio.to_thread(run_retention, ctx)
+            if result["deliveries"]:
+                log.info("retention: %s delivery records deleted", result["deliveries"])
+        except Exception:
+            log.exception("the retention job of delivery records failed")
+        await asyncio.sleep(RETENTION_INTERVAL_S)

@@ -273,6 +273,14 @@ def create_push_control(ctx: Context) -> APIRouter:
 
         return StreamingResponse(rows(), media_type="text/csv")
 
+    @router.post("/retention")
+    def retention() -> dict:
+        """Run the delivery records' retention job now, by the system's clock (BR-RETENTION-1), as the fan-out
+        does every hour: settled deliveries of messages sent more than 30 days ago are deleted."""
+        from .component import run_retention
+
+        return run_retention(ctx)
+
     @router.get("/state")
     def state() -> dict:
         return fanout().state()

@@ -60,6 +60,13 @@ class _Channels:
 DEFAULT_CHANNELS = _Channels(push=False, sms=True, email=False)  # as NotificationSetting's defaults
 
 
+def default_channels() -> _Channels:
+    """The channels of someone who has chosen none: SMS only, nothing optional on (GDPR art. 25)."""
+    if faults.active("email-on-by-default"):
+        return _Channels(push=False, sms=True, email=True)  # the defect: e-mail on before anyone chose it
+    return DEFAULT_CHANNELS
+
+
 def delivery_key(event_key: str, recipient_id: str, channel: str, device_or_address: str) -> str:
     return name_id(KEY_NAMESPACE, f"{event_key}|{recipient_id}|{channel}|{device_or_address}")
 
@@ -92,7 +99,7 @@ def _people(db: Session, ids: Iterable[str]) -> dict[str, _Person]:
                                                       NotificationSetting.subject_id == Person.id))
                  .where(Person.id.in_(chunk)))
         for row in db.execute(query):
-            own = (DEFAULT_CHANNELS if row.push is None
+            own = (default_channels() if row.push is None
                    else _Channels(bool(row.push), bool(row.sms), bool(row.email_on)))
             found[row.id] = _Person(row.birth_date, bool(row.deceased), row.phone, row.email, own,
                                     bool(row.consented))
@@ -150,7 +157,7 @@ def resolve(db: Session, events: Sequence[Event]) -> list[Target]:
             person = persons.get(owner)
             if person is None or person.deceased:
                 continue
-            chosen = person.own if proxy_for is None else for_child.get((owner, proxy_for), DEFAULT_CHANNELS)
+            chosen = person.own if proxy_for is None else for_child.get((owner, proxy_for), default_channels())
             notice = Notice(event.message_id, event.idempotency_key, proxy_for, subject)
             wanted: list[tuple[str, str | None, str]] = []
             if chosen.push and person.consented:
