@@ -2,8 +2,11 @@
 
 The W3C ACT rules (https://www.w3.org/WAI/standards-guidelines/act/rules/) come with test cases, each expected to
 pass, fail or be inapplicable. The cases are served from their own folder on 127.0.0.1 (never copied into the
-project), the layer's checks run on every case (axe-core on all; of the browser checks of harness/a11y.py only those
-that implement the case's rule, BROWSER_ACT_IDS), and each rule gets W3C's verdict:
+project), the layer's checks run on every case as they run on the reference system's pages (axe-core with the layer's
+rules and its refinement, a11y.run_axe, on all; of the browser checks of harness/a11y.py only those that implement the
+case's rule, BROWSER_ACT_IDS). A case is failed when a procedure that implements its rule reports it (axe's
+best-practice rules too: the layer reports them), cantTell when none does but an axe rule implementing it could not
+tell (incomplete: neither a pass nor a failure, as in W3C's reports), else passed. Each rule gets W3C's verdict:
 
 - consistent: every failed example is reported as failing (by an axe rule that names the ACT rule in its
   ``actIds``, or a browser check that implements it), and no passed or inapplicable example is;
