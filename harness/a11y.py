@@ -235,35 +235,126 @@ TEXT_SPACING_CSS = ("* { line-height: 1.5 !important; letter-spacing: 0.12em !im
 
 # 1.4.12: spacing set !important in a style attribute below WCAG's values cannot be overridden by the user. Only an
 # element with visible text of its own counts, and only when the declaration gives it a value of its own (inherit and
-# unset take the parent's, which is not important); line height matters only for text that wraps.
-IMPORTANT_SPACING_JS = _PATH_JS + """
-() => {
-  const out = [];
+# unset take the parent's, which is not important); line height matters only for text that wraps (ACT rules 24afc2,
+# 9e45ec, 78fd32). ``lowSpacing(el)`` names the properties an element breaks; the check and the refinement of axe's
+# avoid-inline-spacing (below) both judge by it.
+_LOW_SPACING_JS = """
+const lowSpacing = (el) => {
+  if (!(el instanceof HTMLElement) || !el.hasAttribute('style') || !visible(el)) return [];
+  const texts = ownText(el);
+  if (!texts.length) return [];
   const takesParents = new Set(['inherit', 'unset', 'revert', 'revert-layer']);
-  const wraps = (texts) => new Set(texts.flatMap(n => {
+  const wraps = () => new Set(texts.flatMap(n => {
     const range = document.createRange(); range.selectNodeContents(n);
     return [...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top));
   })).size > 1;
-  for (const el of document.querySelectorAll('[style]')) {
-    if (!(el instanceof HTMLElement) || !visible(el)) continue;
-    const texts = ownText(el);
-    if (!texts.length) continue;
-    const st = el.style; const s = getComputedStyle(el); const font = parseFloat(s.fontSize);
-    const low = (prop, factor) => {
-      if (st.getPropertyPriority(prop) !== 'important') return false;
-      if (takesParents.has(st.getPropertyValue(prop).trim().toLowerCase())) return false;
-      if (prop === 'line-height' && !wraps(texts)) return false;
-      const value = s.getPropertyValue(prop);
-      const size = value === 'normal' ? 0 : parseFloat(value);  // normal: no added spacing, about 1.2 lines
-      return !Number.isNaN(size) && size < factor * font - 0.01;
-    };
-    for (const [prop, factor] of [['letter-spacing', 0.12], ['word-spacing', 0.16], ['line-height', 1.5]]) {
-      if (low(prop, factor)) out.push([prop, pathOf(el)]);
+  const st = el.style; const s = getComputedStyle(el); const font = parseFloat(s.fontSize);
+  const low = (prop, factor) => {
+    if (st.getPropertyPriority(prop) !== 'important') return false;
+    if (takesParents.has(st.getPropertyValue(prop).trim().toLowerCase())) return false;
+    if (prop === 'line-height' && !wraps()) return false;
+    const value = s.getPropertyValue(prop);
+    const size = value === 'normal' ? 0 : parseFloat(value);  // normal: no added spacing, about 1.2 lines
+    return !Number.isNaN(size) && size < factor * font - 0.01;
+  };
+  return [['letter-spacing', 0.12], ['word-spacing', 0.16], ['line-height', 1.5]]
+    .filter(([prop, factor]) => low(prop, factor)).map(([prop]) => prop);
+};
+"""
+IMPORTANT_SPACING_JS = _PATH_JS + _LOW_SPACING_JS + """
+() => [...document.querySelectorAll('[style]')].flatMap(el => lowSpacing(el).map(prop => [prop, pathOf(el)]))
+"""
+
+# --- refining axe's results ------------------------------------------------------------------------------------------
+# Some of axe's nodes are outside what the criterion judges (the applicability of the ACT rule that tests it). They are
+# taken out of the result before it is judged, on the reference system's pages as on the ACT cases, and kept aside
+# with the reason, so the evidence shows them:
+# - 1.4.3/1.4.6 (color-contrast, color-contrast-enhanced): text that does not express anything in human language is
+#   not text the criterion asks contrast of (ACT rules afw4f7, 09o5cg): an element's own text with no letter or digit
+#   (punctuation, symbols, an icon font's private-use glyph), or a lone glyph in a control that an author-given name
+#   (aria-label, aria-labelledby) replaces ("X" named "Stäng").
+# - 1.4.12 (avoid-inline-spacing): only spacing the user cannot override on an element with visible text of its own
+#   counts, the same judgement as the layer's text-spacing check (lowSpacing above).
+# A node the script cannot find (inside an iframe) is kept as axe has it.
+REFINED_AXE_RULES = ("color-contrast", "color-contrast-enhanced", "avoid-inline-spacing")
+REFINE_AXE_JS = _PATH_JS + _LOW_SPACING_JS + """
+({rule, targets}) => {
+  const resolve = (target) => {  // one selector per frame; inside a shadow tree a list, the host first
+    if (!Array.isArray(target) || target.length !== 1) return null;
+    let root = document; let el = null;
+    for (const selector of [].concat(target[0])) {
+      if (!root) return null;
+      try { el = root.querySelector(selector); } catch (e) { return null; }
+      if (!el) return null;
+      root = el.shadowRoot;
     }
-  }
-  return out;
+    return el;
+  };
+  const textOf = (el) => [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('');
+  const nameOf = (el) => {
+    const ids = (el.getAttribute('aria-labelledby') || '').split(/\\s+/).filter(Boolean);
+    const labelled = ids.map(id => document.getElementById(id)).filter(Boolean).map(e => e.textContent).join(' ');
+    return (labelled.trim() || el.getAttribute('aria-label') || '').trim().toLowerCase();
+  };
+  const humanLanguage = (el) => {
+    const glyphs = [...textOf(el).replace(/\\s+/g, '')];
+    if (!glyphs.length) return true;  // no text of its own: axe judged it for another reason, keep it
+    if (!glyphs.some(g => /[\\p{L}\\p{N}]/u.test(g))) return false;
+    const control = el.closest('[aria-label], [aria-labelledby]');
+    if (glyphs.length === 1 && control && control.matches('a[href], button, input, select, summary, [role]')) {
+      const name = nameOf(control);
+      if (name && !name.split(/\\s+/).includes(glyphs[0].toLowerCase())) return false;
+    }
+    return true;
+  };
+  return targets.map(target => {
+    const el = resolve(target);
+    if (!el) return '';
+    if (rule === 'avoid-inline-spacing') {
+      return lowSpacing(el).length ? '' : 'no spacing below WCAG that the user cannot override on text of its own';
+    }
+    return humanLanguage(el) ? '' : 'text that expresses nothing in human language';
+  });
 }
 """
+
+
+def refine_axe(page: Any, result: Mapping[str, Any]) -> dict[str, Any]:
+    """axe's result on the page without the nodes its criterion does not judge (REFINED_AXE_RULES): they go to
+    ``refined`` with the reason; a rule left without nodes is no longer a violation (or incomplete)."""
+    out = dict(result)
+    refined: list[dict[str, Any]] = []
+    for kind in ("violations", "incomplete"):
+        kept = []
+        for rule in result.get(kind, []):
+            nodes = list(rule.get("nodes", []))
+            if rule.get("id") not in REFINED_AXE_RULES or not nodes:
+                kept.append(rule)
+                continue
+            reasons = page.evaluate(REFINE_AXE_JS, {"rule": rule["id"], "targets": [n.get("target") for n in nodes]})
+            refined += [{"rule": rule["id"], "kind": kind, "target": node.get("target"), "reason": reason}
+                        for node, reason in zip(nodes, reasons, strict=True) if reason]
+            left = [node for node, reason in zip(nodes, reasons, strict=True) if not reason]
+            if left:
+                kept.append({**rule, "nodes": left})
+        out[kind] = kept
+    out["refined"] = refined
+    return out
+
+
+# axe's rules that are off by default (WCAG AAA, or called experimental) but judge criteria the layer reports on:
+# run them too. What fails a run is still the policy's choice by tags (AAA is reported only, unless asked for).
+# Left off: label-content-name-mismatch (experimental) fails passed examples of ACT rule 2ee8b8 (false alarms), and
+# identical-links-same-purpose only ever says it cannot tell.
+AXE_EXTRA_RULES = ("color-contrast-enhanced", "meta-refresh-no-exceptions", "css-orientation-lock")
+AXE_OPTIONS = {"rules": {rule: {"enabled": True} for rule in AXE_EXTRA_RULES},
+               "resultTypes": ["violations", "incomplete"]}
+
+
+def run_axe(page: Any, axe: Any) -> dict[str, Any]:
+    """axe-core on the page as the layer judges it: its default rules and AXE_EXTRA_RULES, refined (refine_axe)."""
+    return refine_axe(page, axe.run(page, options=AXE_OPTIONS).response)
+
 
 # 1.4.10: at 320 CSS px the page scrolls only vertically.
 HORIZONTAL_SCROLL_JS = """

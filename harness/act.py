@@ -2,8 +2,11 @@
 
 The W3C ACT rules (https://www.w3.org/WAI/standards-guidelines/act/rules/) come with test cases, each expected to
 pass, fail or be inapplicable. The cases are served from their own folder on 127.0.0.1 (never copied into the
-project), the layer's checks run on every case (axe-core on all; of the browser checks of harness/a11y.py only those
-that implement the case's rule, BROWSER_ACT_IDS), and each rule gets W3C's verdict:
+project), the layer's checks run on every case as they run on the reference system's pages (axe-core with the layer's
+rules and its refinement, a11y.run_axe, on all; of the browser checks of harness/a11y.py only those that implement the
+case's rule, BROWSER_ACT_IDS). A case is failed when a procedure that implements its rule reports it (axe's
+best-practice rules too: the layer reports them), cantTell when none does but an axe rule implementing it could not
+tell (incomplete: neither a pass nor a failure, as in W3C's reports), else passed. Each rule gets W3C's verdict:
 
 - consistent: every failed example is reported as failing (by an axe rule that names the ACT rule in its
   ``actIds``, or a browser check that implements it), and no passed or inapplicable example is;
@@ -117,6 +120,11 @@ def serve(folder: Path) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
+        def guess_type(self, path: Any) -> str:
+            # The cases are UTF-8 and w3.org serves them so; without a charset a browser reads "±" as "Â±".
+            kind = super().guess_type(path)
+            return f"{kind}; charset=utf-8" if kind.startswith("text/") else kind
+
     handler = functools.partial(Quiet, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="act-cases", daemon=True)
@@ -155,24 +163,56 @@ def browser_page(viewport: Mapping[str, int], browser_path: str | None = None) -
             browser.close()
 
 
-def check_case(page: Any, axe: Any, url: str, case: Case) -> tuple[list[a11y.Finding], str]:
-    """Every finding the layer makes on one case, and the axe version: axe's violations (all levels) and the
-    browser checks that implement the case's rule."""
+@dataclass
+class CaseResult:
+    """What the layer made of one case: its findings (axe's violations of every level, best practice too, and the
+    browser checks that implement the case's rule), axe's rules that could not tell (``incomplete``: a person must
+    look), the nodes the refinement took out (a11y.refine_axe), and the axe version."""
+
+    findings: list[a11y.Finding]
+    incomplete: list[str]
+    refined: list[dict[str, Any]]
+    engine: str
+
+
+def check_case(page: Any, axe: Any, url: str, case: Case) -> CaseResult:
+    """Run the layer's procedures on one case as they run on a page of the reference system."""
     page.set_viewport_size(VIEWPORT)
     response = page.goto(url, wait_until="load", timeout=CASE_TIMEOUT_MS)
     kind = (response.headers.get("content-type") or "") if response is not None else ""
     if "text/html" not in kind:
         raise NotAudited(f"not an HTML page ({kind.split(';')[0] or 'no content type'}): the layer audits HTML "
                          "pages only, as its crawl does")
-    result = axe.run(page).response
-    found = [f for f in a11y.findings_from_axe(result) if "best-practice" not in f.tags]
+    result = a11y.run_axe(page, axe)
+    # Best-practice violations count: the layer reports them (they do not fail a run, a11y.Policy), and W3C maps
+    # an axe rule to the ACT rules its actIds name whatever its tags.
+    found = a11y.findings_from_axe(result)
     if case.rule in BROWSER_ACT_IDS["orientation"] and a11y.orientation_locked(page):
         found.append(a11y.finding("orientation", "sidan är låst i ett läge", ["1.3.4"]))
     checks = own_checks(case.rule)
     if checks:
         page.set_viewport_size(CHECK_VIEWPORT)
         found += a11y.page_checks(page, viewport=CHECK_VIEWPORT, expected_lang=None, only=checks)
-    return found, a11y.axe_version(result)
+    return CaseResult(found, [r["id"] for r in result.get("incomplete", [])], result.get("refined", []),
+                      a11y.axe_version(result))
+
+
+def outcome(case: Case, result: CaseResult, act_ids: Mapping[str, Iterable[str]]) -> dict[str, Any]:
+    """The case's outcome as W3C's implementation reports have it: failed when a procedure that implements the
+    rule reports it, cantTell when none does but an axe rule implementing it could not tell (incomplete: neither a
+    pass nor a failure), else passed."""
+    failing = reported_failed(case, result.findings, act_ids)
+    unsure = sorted({f"axe/{rule}" for rule in result.incomplete if case.rule in act_ids.get(rule, ())})
+    entry: dict[str, Any] = {"reported": "failed" if failing else "cantTell" if unsure else "passed",
+                             "by": sorted({procedure(f) for f in failing}),
+                             "findings": [f.describe() for f in failing]}
+    if unsure and not failing:
+        entry["incomplete"] = unsure
+    refined = [r for r in result.refined if case.rule in act_ids.get(r["rule"], ())]
+    if refined:
+        entry["refined"] = [f"axe/{r['rule']} {' '.join(map(str, r['target'] or []))}: {r['reason']}"
+                            for r in refined]
+    return entry
 
 
 def reported_failed(case: Case, findings: Iterable[a11y.Finding],
@@ -258,11 +298,9 @@ def measure(folder: Path, *, rules: Iterable[str] | None = None, browser_path: s
                 report = reports.setdefault(case.rule, RuleReport(case.rule, case.rule_name, case.criteria))
                 entry: dict[str, Any] = {"id": case.id, "path": case.path, "expected": case.expected}
                 try:
-                    found, engine = check_case(page, axe, f"{base}/{case.path}", case)
-                    failing = reported_failed(case, found, act_ids)
-                    entry["reported"] = "failed" if failing else "passed"
-                    entry["by"] = sorted({procedure(f) for f in failing})
-                    entry["findings"] = [f.describe() for f in failing]
+                    result = check_case(page, axe, f"{base}/{case.path}", case)
+                    engine = result.engine
+                    entry.update(outcome(case, result, act_ids))
                 except NotAudited as exc:
                     entry["reported"] = "inapplicable"
                     entry["note"] = str(exc)
@@ -340,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules", help=f"the folder of the ACT rules test cases (else ${ENV_VAR})")
     parser.add_argument("--out", required=True, help="where the reports go")
     parser.add_argument("--rule", action="append", default=[], help="only this rule id (repeatable)")
+    parser.add_argument("--only", default="", help="only these rule ids, comma-separated (with --rule: both)")
     parser.add_argument("--browser-path", default=None, help="the Chromium to launch")
     args = parser.parse_args(argv)
     try:
@@ -352,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"act: {number}/{total} cases", flush=True)
 
     started = time.monotonic()
-    reports, engine = measure(folder, rules=args.rule, browser_path=args.browser_path, progress=progress)
+    rules = [*args.rule, *(r.strip() for r in args.only.split(",") if r.strip())]
+    reports, engine = measure(folder, rules=rules, browser_path=args.browser_path, progress=progress)
     paths = write(reports, Path(args.out), engine=engine, seconds=time.monotonic() - started)
     print("act: " + ", ".join(f"{verdict} {n}" for verdict, n in counts(reports).items())
           + f" (of {len(reports)} rules)", flush=True)

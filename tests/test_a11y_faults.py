@@ -61,7 +61,7 @@ def open_page(chromium: Any, base_url: str, new_person: Callable[[str], dict[str
 def _axe(page: Any) -> list[a11y.Finding]:
     from axe_playwright_python.sync_playwright import Axe
 
-    return [f for f in a11y.findings_from_axe(Axe().run(page).response) if f.fails]
+    return [f for f in a11y.findings_from_axe(a11y.run_axe(page, Axe())) if f.fails]
 
 
 @pytest.mark.parametrize(("fault", "path", "scheme", "logged_in", "rule", "criterion"), [

@@ -99,3 +99,46 @@ def test_cases_that_are_not_html_pages_are_not_audited_and_own_checks_run_for_th
         ("passed", "passed"), ("failed", "failed"), ("inapplicable", "inapplicable")]
     assert report.cases[1]["by"] == ["browser/summary-name"] and "HTML" in report.cases[2]["note"]
     assert report.verdict == "consistent"
+
+
+def _result(*findings: a11y.Finding, incomplete: tuple[str, ...] = (),
+            refined: tuple[dict[str, object], ...] = ()) -> act.CaseResult:
+    return act.CaseResult(list(findings), list(incomplete), list(refined), "axe-core 4.12.1")
+
+
+def test_an_axe_rule_that_cannot_tell_makes_the_case_cant_tell_which_is_neither_a_pass_nor_a_failure() -> None:
+    ids = {"color-contrast": ["afw4f7"], "image-alt": ["23a2a8"]}
+    failed = act.Case("afw4f7", "contrast", "1", "failed", "p", ("1.4.3",))
+    entry = act.outcome(failed, _result(incomplete=("color-contrast",)), ids)
+    assert entry["reported"] == "cantTell" and entry["incomplete"] == ["axe/color-contrast"]
+    assert act.outcome(failed, _result(incomplete=("image-alt",)), ids)["reported"] == "passed"  # another rule's
+    report = act.RuleReport("afw4f7", "contrast", ("1.4.3",))
+    report.cases = [{"expected": "failed", **entry}, {"expected": "failed", **_case("failed", "axe/color-contrast")},
+                    {"expected": "passed", "reported": "cantTell", "by": []}]
+    assert report.verdict == "partially consistent"  # not caught, and no false alarm either
+    found = replace(_axe("color-contrast", "1.4.3"), tags=("wcag2aa",))
+    assert act.outcome(failed, _result(found, incomplete=("color-contrast",)), ids)["reported"] == "failed"
+
+
+def test_best_practice_findings_count_for_the_act_rules_their_axe_rule_names() -> None:
+    heading = replace(_axe("empty-heading", "1.3.1"), criteria=(), tags=("cat.name-role-value", "best-practice"),
+                      fails=False)
+    case = act.Case("ffd0e9", "heading", "1", "failed", "p", ())
+    entry = act.outcome(case, _result(heading), {"empty-heading": ["ffd0e9"]})
+    assert entry["reported"] == "failed" and entry["by"] == ["axe/empty-heading"]
+
+
+def test_nodes_the_refinement_took_out_are_named_on_the_case() -> None:
+    note = {"rule": "color-contrast", "kind": "violations", "target": ["p"], "reason": "text that expresses nothing"}
+    case = act.Case("afw4f7", "contrast", "1", "passed", "p", ("1.4.3",))
+    entry = act.outcome(case, _result(refined=(note,)), {"color-contrast": ["afw4f7"]})
+    assert entry["reported"] == "passed" and entry["refined"] == ["axe/color-contrast p: text that expresses nothing"]
+    assert "refined" not in act.outcome(case, _result(refined=(note,)), {})
+
+
+def test_the_cases_are_served_as_utf_8_as_w3_org_serves_them(tmp_path: Path) -> None:
+    import urllib.request
+
+    (tmp_path / "case.html").write_text("<p>±±±</p>", encoding="utf-8")
+    with act.serve(tmp_path) as base, urllib.request.urlopen(f"{base}/case.html") as response:  # noqa: S310 - 127.0.0.1
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
