@@ -53,6 +53,9 @@ def test_axe_finds_no_wcag_violation(request: pytest.FixtureRequest, open_state:
     assert not [f for _, f in found if f.fails], _message(found, label)
 
 
+# Every page of a state walked by keyboard, at 320 px and at 200 %: bounded (a fixed number of key presses per page),
+# but about 20 s on an idle machine and two minutes on a busy one, past the default limit meant for a hang.
+@pytest.mark.timeout(600)
 @pytest.mark.profiles("desktop")
 @pytest.mark.req(*LAW, *(a11y.requirement_id(c) for c in BROWSER_CRITERIA))
 def test_pages_work_by_keyboard_reflow_and_zoom(request: pytest.FixtureRequest, open_state: Callable[..., Any],
