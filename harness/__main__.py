@@ -33,6 +33,16 @@ SECRET_SHAPES: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = tuple(
     ))
 
 
+def _pdf_text(path: Path) -> str:
+    """What a reader of the PDF sees: its pages' text and its metadata. The raw bytes are no text to scan: their
+    cross-reference table is ten-digit offsets, which pass the personnummer test by chance."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(path)
+    metadata = " ".join(str(value) for value in (reader.metadata or {}).values())
+    return "\n".join([metadata, *(page.extract_text() or "" for page in reader.pages)])
+
+
 def scan(run_dir: Path) -> list[str]:
     """Every place in the run's files that looks like a personnummer, a JWT or bearer token, a private key or an
     API key (the masking missed it, or a tool wrote it)."""
@@ -41,7 +51,8 @@ def scan(run_dir: Path) -> list[str]:
     for path in sorted(run_dir.rglob("*")):
         if not path.is_file() or path.is_symlink():
             continue
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        text = _pdf_text(path) if path.suffix.lower() == ".pdf" else \
+            path.read_bytes().decode("utf-8", errors="replace")
         for match in _PNR.finditer(text):
             if is_personnummer(match):
                 found.append(f"{path.relative_to(run_dir)}: personnummer-like value at offset {match.start()}")

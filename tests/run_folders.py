@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,14 +33,17 @@ def write_catalogue(folder: Path, impacts: dict[str, str | None] | None = None) 
     items = []
     for req_id, verification, impact, layers in REQUIREMENTS:
         item: dict[str, Any] = {"id": req_id, "title": f"Rule {req_id}", "reference": "Test rules",
-                                "summary": f"What {req_id} asks.", "verification": verification, "layers": layers}
-        chosen = (impacts or {}).get(req_id, impact)
-        if chosen is not None:
-            item["impact"] = chosen
+                                "summary": f"What {req_id} asks.", "verification": verification, "layers": layers,
+                                "impact": impact, "applies_to": ["backend"]}
         items.append(item)
     data = {"defaults": {"kind": "business-rule", "source": "Testregler"}, "requirements": items}
     (folder / "rules.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return load_catalogue(folder)
+    catalogue = load_catalogue(folder)
+    # The catalogue's schema refuses an entry without an impact; one given as None here stands for a catalogue
+    # that lacks it all the same (built by other means), on which the gate must fail closed.
+    for req_id, chosen in (impacts or {}).items():
+        catalogue.requirements[req_id] = replace(catalogue.requirements[req_id], impact=chosen)
+    return catalogue
 
 
 def entry(req_id: str, *, expiry: str = "2027-06-01", **extra: str) -> dict[str, Any]:

@@ -112,3 +112,29 @@ def test_the_whole_bundle_holds_no_personnummer_token_or_secret(signed: Path) ->
 def test_the_scan_finds_a_planted_secret(signed: Path, planted: str, what: str) -> None:
     (signed / "sut.log").write_text(f"started\n{planted}\n")
     assert [line for line in scan(signed) if what in line], f"the scan missed a {what}"
+
+
+def _pdf(text: str) -> bytes:
+    """A one-page PDF showing ``text``, with the cross-reference table every PDF has (ten-digit offsets)."""
+    content = f"BT /F1 12 Tf 10 50 Td ({text}) Tj ET".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 100] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_the_scan_reads_a_pdf_as_its_reader_sees_it(tmp_path: Path) -> None:
+    (tmp_path / "clean.pdf").write_bytes(_pdf("Krav PDL-4-3: godkänt"))
+    assert scan(tmp_path) == []
+    (tmp_path / "leak.pdf").write_bytes(_pdf("Patient 19121212-1212"))
+    assert scan(tmp_path) == ["leak.pdf: personnummer-like value at offset 9"]  # after the empty metadata line
