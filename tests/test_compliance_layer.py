@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from support import ROOT, assert_each_fault_caught, layer_copy
 
-from harness import compliance
+from harness import compliance, gate, traceability
 
 pytest_plugins = ["pytester"]
 
@@ -57,10 +57,17 @@ def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, caught: dic
     for name in DATA:
         (pytester.path / name).write_text((ROOT / "suites" / "compliance" / name).read_text(encoding="utf-8"),
                                           encoding="utf-8")
+    run_dir = pytester.path / "run"
+    run_dir.mkdir()
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "2", "-rf", "--timeout", "600",
-        "--sut-faults", ",".join(caught), *selection, timeout=1500)
+        "--run-dir", str(run_dir), "--sut-faults", ",".join(caught), *selection, timeout=1500)
     assert_each_fault_caught(result.stdout.str(), caught)
+    # What a CI system reads: the release gate on this run's evidence turns red naming each fault's requirement.
+    traceability.trace_run(run_dir, pdf=False)
+    failed = {reason["subject"] for reason in gate.evaluate(run_dir, gate.load_policy()).reasons
+              if reason["check"] == "requirements"}
+    assert {requirement for _, requirement in caught.values()} <= failed, failed
 
 @pytest.mark.slow
 def test_the_compliance_layer_catches_each_fault_and_names_the_requirement(pytester: pytest.Pytester,
