@@ -14,7 +14,7 @@ from harness import security
 
 # bandit, cyclonedx-py and pip-audit read every file or installed package: bounded, but minutes on a busy 2-core
 # machine, beyond the default limit meant for a test that hangs
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.static]
 
 
 @pytest.mark.req("CSL-2-3", "BR-SEC-1")
