@@ -248,7 +248,7 @@ def caller(new_person, new_staff, new_api_client) -> Caller:
 
 
 def test_every_operation_is_checked(documents: dict[str, dict[str, Any]]) -> None:
-    """Both documents, read from the target, hold exactly the operations checked below: none is left out."""
+    """Varje operation i båda OpenAPI-dokumenten, lästa från testmålet, prövas med X-Acting-For."""
     published = {(api, method.upper(), path) for api, doc in documents.items()
                  for path, item in doc["paths"].items() for method in item
                  if method in {"get", "put", "post", "delete", "patch"}}
@@ -260,6 +260,7 @@ def test_every_operation_is_checked(documents: dict[str, dict[str, Any]]) -> Non
 @pytest.mark.parametrize("op", [_param(op) for op in OPERATIONS])
 def test_acting_for_is_honoured_or_refused(op: Operation, caller: Caller,
                                            documents: dict[str, dict[str, Any]]) -> None:
+    """X-Acting-For följs där operationen anger det och rätten finns, annars nekas anropet och inget ändras."""
     declared = _declares(documents, op)
     outcome = Outcome(op.label if op.api == "mobile" else f"staff {op.label}", declared)
     TABLE.append(outcome)

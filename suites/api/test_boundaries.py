@@ -52,6 +52,7 @@ def on_one_day(control_api: ControlApi, check: Callable[[date], T]) -> T:
 def test_ombud_ends_on_the_thirteenth_birthday(turns_13: str, control_api: ControlApi,
                                                new_person: Callable[..., Person],
                                                new_api_client: Callable[..., ApiClient]) -> None:
+    """Vårdnadshavaren är ombud dagen före barnets 13-årsdag men inte på själva dagen."""
     def check(today: date) -> None:
         born = born_turning(OMBUD_AGE, today) + (timedelta(days=1) if turns_13 == "tomorrow" else timedelta(0))
         guardian = new_person("guardian", children=[born])
@@ -83,6 +84,7 @@ def at(timestamp: int) -> datetime:
 def test_a_session_ends_one_second_past_the_idle_limit(idle: int, stopped_clock: ControlApi,
                                                        private_login: Callable[[Person], Tokens],
                                                        private_client: ApiClient) -> None:
+    """En session håller till gränsen för inaktivitet och upphör en sekund efter den."""
     tokens = private_login(stopped_clock.seed_person("adult"))
     stopped_clock.advance(idle)
     renewed = refresh(private_client, "/idp", tokens.refresh_token)
@@ -96,6 +98,7 @@ def test_a_session_ends_one_second_past_the_idle_limit(idle: int, stopped_clock:
 @pytest.mark.req("BR-ID-2")
 def test_an_access_token_works_until_its_expiry(stopped_clock: ControlApi, private_login: Callable[[Person], Tokens],
                                                 private_client: ApiClient) -> None:
+    """En åtkomsttoken fungerar fram till sin utgångstid och nekas därefter."""
     tokens = private_login(stopped_clock.seed_person("adult"))
     expiry = claims(tokens.access_token)["exp"]
     private_client.use_token(tokens.access_token)
@@ -111,6 +114,7 @@ def test_an_access_token_works_until_its_expiry(stopped_clock: ControlApi, priva
 def test_a_refresh_token_works_until_the_login_ends(stopped_clock: ControlApi,
                                                     private_login: Callable[[Person], Tokens],
                                                     private_client: ApiClient) -> None:
+    """En förnyelsetoken fungerar så länge inloggningen varar och förlänger den aldrig."""
     tokens = private_login(stopped_clock.seed_person("adult"))
     first = refresh(private_client, "/idp", tokens.refresh_token)
     assert first.status_code == 200
@@ -136,6 +140,7 @@ def test_a_refresh_token_works_until_the_login_ends(stopped_clock: ControlApi,
 def test_an_sso_ticket_is_valid_for_60_seconds(age: float, stopped_clock: ControlApi,
                                                private_login: Callable[[Person], Tokens],
                                                private_client: ApiClient) -> None:
+    """En SSO-biljett gäller i 60 sekunder och nekas därefter."""
     tokens = private_login(stopped_clock.seed_person("adult"))
     issued = private_client.post("/api/v1/sso/tickets", json={"audience": WEB_AUDIENCE},
                                  headers={"Authorization": f"Bearer {tokens.access_token}"})
@@ -164,6 +169,7 @@ CHANGES: dict[str, tuple[dict[str, Any], bool, tuple[str, ...]]] = {
                                     for name, (_, _, reqs) in CHANGES.items()])
 def test_a_refresh_checks_the_person_again(change: str, new_person: Callable[..., Person], control_api: ControlApi,
                                            new_login: Callable[..., Tokens], target_up: LiveTarget) -> None:
+    """Vid förnyelse kontrolleras personen igen (avliden, samordningsnummer, skyddad, ej ansluten region)."""
     told, still_works, _ = CHANGES[change]
     person = new_person("adult")
     tokens = new_login(person, flow="authorize")
@@ -180,6 +186,7 @@ def test_a_refresh_checks_the_person_again(change: str, new_person: Callable[...
 @pytest.mark.req("BR-ID-2")
 def test_a_refresh_after_logout_is_refused(new_person: Callable[..., Person], new_login: Callable[..., Tokens],
                                            new_api_client: Callable[..., ApiClient], target_up: LiveTarget) -> None:
+    """Efter utloggning nekas förnyelsetoken."""
     tokens = new_login(new_person("adult"), flow="authorize")
     client = new_api_client()
     client.use_token(tokens.access_token)
@@ -196,6 +203,7 @@ def test_a_refresh_after_logout_is_refused(new_person: Callable[..., Person], ne
 def test_staff_reach_a_patient_only_through_their_own_units_relation(
         relation: str, reaches: bool, new_person: Callable[..., Person], new_care_relation: Callable[..., Any],
         new_staff: Callable[..., Any], new_api_client: Callable[..., ApiClient]) -> None:
+    """Vårdpersonal når en patient bara genom den egna vårdenhetens vårdrelation, även över regiongräns."""
     patient = new_person("adult")
     elsewhere = "03" if patient.region == "01" else "01"
     new_care_relation(patient, region=elsewhere)  # a patient of one region is a patient in another too
@@ -228,6 +236,7 @@ LISTS = {
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.req(*spec[4])) for name, spec in LISTS.items()])
 def test_a_list_holds_every_record_of_several_pages(name: str, new_person: Callable[..., Person],
                                                     new_api_client: Callable[..., ApiClient]) -> None:
+    """En lista över flera sidor innehåller varje post som ägaren har, och bara dem."""
     kind, path, key, id_key, _ = LISTS[name]
     counts = {kind: MANY, **({"messages": 3} if kind == "audit_lines" else {})}
     person = new_person("adult", **counts)

@@ -44,6 +44,7 @@ def _send(staff: ApiClient, person: Person, subject: str, body: str = "Hej!") ->
 @pytest.mark.destructive
 @pytest.mark.parametrize("kind", sorted(REFUSED_SUBJECTS))
 def test_text_against_the_rules_is_refused(patient_and_staff, kind: str) -> None:
+    """Fritext som bryter mot textreglerna (tom, styrtecken, riktningstecken) nekas och sparas inte."""
     person, _, staff = patient_and_staff
     text = REFUSED_SUBJECTS[kind]
     assert _send(staff, person, text) == 422, f"a subject with {kind} was accepted"
@@ -56,6 +57,7 @@ def test_text_against_the_rules_is_refused(patient_and_staff, kind: str) -> None
 @pytest.mark.req("BR-SEC-1", "BR-ID-1")
 @pytest.mark.parametrize("digits", sorted(FOREIGN_DIGITS))
 def test_personnummer_in_other_digits_is_refused(patient_and_staff, digits: str) -> None:
+    """Ett personnummer skrivet med andra siffror än 0–9 nekas."""
     person, _, staff = patient_and_staff
     zero = FOREIGN_DIGITS[digits]
     foreign = "".join(chr(zero + int(c)) if c.isdigit() else c for c in person.personnummer)
@@ -67,6 +69,7 @@ def test_personnummer_in_other_digits_is_refused(patient_and_staff, digits: str)
 @pytest.mark.req("BR-INBOX-1")
 @pytest.mark.destructive
 def test_accepted_text_is_stored_trimmed_and_in_nfc(patient_and_staff) -> None:
+    """Godkänd fritext sparas utan inledande och avslutande blanktecken och i Unicode NFC."""
     person, patient, staff = patient_and_staff
     subject = "Återbesök på vårdcentralen"
     response = staff.post("/messages", json={"patient_id": person.id,
