@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
+import subprocess  # nosec B404 - the detection matrix's pytest runs, from this project's venv
 import sys
 import time
 from pathlib import Path
@@ -163,25 +165,28 @@ def _run_once(session: nox.Session, label: str, paths: list[str], *pytest_args: 
     return run_dir, passed
 
 
-def _compliance(session: nox.Session, run_dir: str) -> bool:
+def _compliance(session: nox.Session, run_dir: str, *trace_args: str, fail: bool = True) -> bool:
     """trace -> gate -> scan -> sign -> verify on the run folder; whether the gate passed. The bundle is signed and
     verified even when the gate fails (its verdict is part of the evidence); a failed scan or verify fails the
-    session after signing."""
+    session after signing (with ``fail`` false they only make the result False: the detection matrix counts them)."""
     started = time.monotonic()
     steps_ok = {}
-    for step in ("trace", "gate", "scan"):
+    for step, args in (("trace", trace_args), ("gate", ()), ("scan", ()), ("sign", ()), ("verify", ())):
         try:
-            session.run("python", "-m", "harness", step, run_dir)
+            session.run("python", "-m", "harness", step, run_dir, *args)
             steps_ok[step] = True
         except nox.command.CommandFailed:
             steps_ok[step] = False  # a failed trace leaves no traceability.json: the gate then fails closed
-    session.run("python", "-m", "harness", "sign", run_dir)
-    session.run("python", "-m", "harness", "verify", run_dir)
     session.log(f"compliance steps (trace, gate, scan, sign, verify): {time.monotonic() - started:.1f} s")
-    if not steps_ok["scan"]:
-        session.error(f"the evidence holds unmasked personal data or secrets (listed above); see {run_dir}")
-    if not steps_ok["trace"]:
-        session.error(f"the run could not be traced (the reason is above); see {run_dir}")
+    problems = {"scan": "the evidence holds unmasked personal data or secrets (listed above)",
+                "trace": "the run could not be traced (the reason is above)",
+                "sign": "the evidence could not be signed (the reason is above)",
+                "verify": "the signed evidence does not verify (the differences are above)"}
+    for step, problem in problems.items():
+        if not steps_ok[step]:
+            if fail:
+                session.error(f"{problem}; see {run_dir}")
+            return False
     return steps_ok["gate"]
 
 
@@ -234,8 +239,105 @@ def release(session: nox.Session) -> None:
         _appium(session)
     _install(session, *dict.fromkeys(layers.values()), "evidence")
     _allure(session)
-    _run_suites(session, "release", [f"suites/{name}" for name in layers],
-                "--fuzz-budget", str(FUZZ_BUDGET_RELEASE), "--timeout", "900", html_report=True, compliance="gate")
+    _run_suites(session, "release", [f"suites/{name}" for name in layers], *RELEASE_ARGS, html_report=True,
+                compliance="gate")
+
+
+RELEASE_ARGS = ("--fuzz-budget", str(FUZZ_BUDGET_RELEASE), "--timeout", "900")
+CLEAN_RUNS = 3  # the detection matrix's release runs on the clean system
+
+
+def _fault_runs(session: nox.Session, folder: str, items: list[dict], *, jobs: int) -> None:
+    """Run each planned fault (at most ``jobs`` at a time) and judge it; each run's output goes to its folder."""
+    pending, running = list(items), []
+    python = str(Path(session.bin) / "python")
+    env = {**os.environ, "HARNESS_EXECUTOR": "nox -s detection"}
+    while pending or running:
+        while pending and len(running) < jobs:
+            item = pending.pop(0)
+            run_dir = Path(folder, "faults", item["fault"])
+            (run_dir / "allure-results").mkdir(parents=True, exist_ok=True)
+            breaks = ",".join(item["breaks"])
+            # A static check (of the project's own code) cannot see a fault of the running system.
+            command = [python, "-m", "pytest", *(f"suites/{layer}" for layer in item["layers"]), "-p", "no:xdist",
+                       "-m", "not static", "--requirements", breaks, "--stop-when-broken", breaks,
+                       "--sut-faults", item["fault"], "--run-dir", str(run_dir),
+                       "--alluredir", str(run_dir / "allure-results"), "--junitxml", str(run_dir / "junit.xml"),
+                       "-p", "no:cacheprovider", "-q", "--timeout", "600"]
+            log = open(run_dir / "pytest.log", "w", encoding="utf-8")  # closed when the run ends
+            session.log(f"fault {item['fault']} on {', '.join(item['layers'])}: {run_dir}/pytest.log")
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
+            running.append((item, run_dir, process, log, time.monotonic()))
+        time.sleep(0.5)
+        for entry in [r for r in running if r[2].poll() is not None]:
+            running.remove(entry)
+            item, run_dir, process, log, run_started = entry
+            log.close()
+            # A failing exit is what the fault should cause; the judge says whether the right tests failed.
+            session.run("python", "-m", "harness", "detection", "fault", str(run_dir), "--plan",
+                        f"{folder}/detection-plan.json", "--fault", item["fault"],
+                        "--wall", f"{time.monotonic() - run_started:.1f}")
+
+
+@nox.session(python=PYTHON, default=False)
+def detection(session: nox.Session) -> None:
+    """The detection matrix: each fault of sut/faults.py on its own, with the layers expected to catch it (their
+    tests that name the fault's requirements), judged by the release gate's rules; then the whole release on the
+    clean system three times. Fails on a missed fault or any false alarm.
+    Options: -- --faults a,b (only these), --clean-runs N (default 3), --release-run DIR (a finished release run
+    on the clean system counts as one of them)."""
+    args = list(session.posargs)
+    faults, clean_runs, counted = None, CLEAN_RUNS, []
+    while args:
+        option = args.pop(0)
+        if option in ("--faults", "--clean-runs", "--release-run") and args:
+            value = args.pop(0)
+            if option == "--faults":
+                faults = value
+            elif option == "--clean-runs":
+                clean_runs = int(value)
+            else:
+                counted.append(str(Path(value).resolve()))  # reports/latest moves on as this session runs
+        else:
+            session.error(f"detection: unknown option {option!r} (--faults A,B, --clean-runs N, --release-run DIR)")
+    layers = _layers()
+    if any(name in BROWSER_LAYERS for name in layers):
+        _browser(session)
+    if "mobile" in layers:
+        _appium(session)
+    _install(session, *dict.fromkeys(layers.values()), "evidence")
+    _allure(session)
+    started = time.monotonic()
+    folder = session.run("python", "-m", "harness", "new-run", "detection", silent=True).strip().splitlines()[-1]
+    listing = f"{folder}/tests.json"
+    session.run("pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "not static",
+                "--list-requirements", listing, silent=True)
+    session.run("python", "-m", "harness", "detection", "plan", listing, folder,
+                *(("--faults", faults) if faults else ()))
+    plan = json.loads(Path(folder, "detection-plan.json").read_text(encoding="utf-8"))
+    # Each fault on a system of its own, in one pytest process (no xdist: its workers' start costs more than a
+    # fault run's few tests), two runs at a time on the two cores. Load faults run alone: their SLOs are latencies,
+    # and a neighbour's work would be measured with them.
+    alone = [item for item in plan["faults"] if "load" in item["layers"]]
+    paired = [item for item in plan["faults"] if "load" not in item["layers"]]
+    _fault_runs(session, folder, paired, jobs=2)
+    _fault_runs(session, folder, alone, jobs=1)
+    cleans = list(counted)
+    for number in range(len(counted) + 1, clean_runs + 1):
+        session.log(f"clean release run {number} of {clean_runs}")
+        run_started = time.monotonic()
+        run_dir, _ = _run_once(session, "release", [f"suites/{name}" for name in layers], *RELEASE_ARGS,
+                               html_report=True, scan=False)
+        _compliance(session, run_dir, "--detection", f"../{Path(folder).name}/detection.html", fail=False)
+        session.run("python", "-m", "harness", "detection", "clean", run_dir,
+                    "--wall", f"{time.monotonic() - run_started:.1f}")
+        cleans.append(run_dir)
+    session.run("python", "-m", "harness", "scan", folder)  # the fault runs' evidence, masked like any run's
+    try:
+        session.run("python", "-m", "harness", "detection", "matrix", folder, "--clean", *cleans,
+                    "--clean-runs", str(clean_runs), "--wall", f"{time.monotonic() - started:.1f}")
+    except nox.command.CommandFailed:
+        session.error(f"the detection matrix failed (missed faults or false alarms above); see {folder}/detection.html")
 
 
 @nox.session(python=PYTHON, default=False)

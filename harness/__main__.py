@@ -8,8 +8,10 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from . import evidence
+from .evidence import ROOT
 from .masking import _JWT, _PNR, is_personnummer
 from .report import ReportError, behaviours_tree, build_allure_report
 from .requirements import load_catalogue
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     trace.add_argument("--baseline", type=Path, default=None,
                        help="the run to compare with (default: the previous run of the same kind in its folder)")
     trace.add_argument("--no-pdf", action="store_true", help="skip the PDF (it needs Chromium)")
+    trace.add_argument("--detection", default=None, metavar="HREF",
+                       help="link the report to the detection matrix this run belongs to (relative address)")
     gate = sub.add_parser("gate", help="judge a traced run by the gate policy; write gate.json; exit 1 on failure")
     gate.add_argument("run_dir", type=Path)
     gate.add_argument("--policy", type=Path, default=None, help="the policy file (default: gate.toml)")
@@ -93,9 +97,30 @@ def main(argv: list[str] | None = None) -> int:
     verify = sub.add_parser("verify", help="check a run's signature and every file; exit 1 on any difference")
     verify.add_argument("run_dir", type=Path)
     verify.add_argument("--key", type=Path, default=None, help="the signer's public key (PEM)")
+    detect = sub.add_parser("detection", help="plan and judge the detection matrix's runs (nox -s detection)")
+    steps = detect.add_subparsers(dest="step", required=True)
+    step = steps.add_parser("plan", help="check every fault's layer claims against the tests; write the plan")
+    step.add_argument("listing", type=Path, help="the JSON of pytest --list-requirements over suites/")
+    step.add_argument("folder", type=Path, help="the detection run's folder (gets detection-plan.json)")
+    step.add_argument("--faults", default=None, metavar="A,B", help="only these faults (default: the catalogue)")
+    step = steps.add_parser("fault", help="trace and judge one fault run; write its detection-result.json")
+    step.add_argument("run_dir", type=Path)
+    step.add_argument("--plan", type=Path, required=True)
+    step.add_argument("--fault", required=True)
+    step.add_argument("--wall", type=float, required=True, help="the run's wall time in seconds")
+    step = steps.add_parser("clean", help="judge a finished release run on the clean system")
+    step.add_argument("run_dir", type=Path)
+    step.add_argument("--wall", type=float, default=None, help="the run's wall time (default: pytest's own)")
+    step = steps.add_parser("matrix", help="write detection.json/.html; exit 1 on a missed fault or false alarm")
+    step.add_argument("folder", type=Path)
+    step.add_argument("--clean", type=Path, nargs="*", default=[], help="the clean runs' folders")
+    step.add_argument("--clean-runs", type=int, required=True, help="how many clean runs were asked for")
+    step.add_argument("--wall", type=float, required=True, help="the detection run's wall time in seconds")
     args = parser.parse_args(argv)
     if args.command in ("trace", "gate", "sign", "verify"):
         return _compliance(args)
+    if args.command == "detection":
+        return _detection(args)
 
     if args.command == "new-run":
         print(evidence.create_run(args.label, args.reports_dir))
@@ -123,6 +148,70 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if findings else 0
 
 
+def _detection(args: argparse.Namespace) -> int:
+    """The detection matrix's steps (harness.detection); nox -s detection runs the tests between them."""
+    import json
+
+    from sut import faults as fault_catalogue
+
+    from . import detection, gate
+    name = f"python -m harness detection {args.step}"
+    try:
+        if args.step == "plan":
+            chosen = fault_catalogue.parse(args.faults) if args.faults else set(fault_catalogue.CATALOGUE)
+            layers = sorted(p.name for p in (ROOT / "suites").iterdir() if p.is_dir() and not p.name.startswith("_"))
+            plans = detection.plan([f for n, f in fault_catalogue.CATALOGUE.items() if n in chosen],
+                                   detection.load_listing(args.listing), layers)
+            args.folder.mkdir(parents=True, exist_ok=True)
+            (args.folder / detection.PLAN_JSON).write_text(json.dumps(
+                {"layers": layers, "faults": [p.as_dict() for p in plans]}, indent=1) + "\n", encoding="utf-8")
+            print(f"{len(plans)} fault(s) planned over {len(layers)} layers: {args.folder / detection.PLAN_JSON}")
+            return 0
+        if args.step == "fault":
+            plans = _plans(args.plan)
+            if args.fault not in plans:
+                raise detection.DetectionError(f"{args.plan}: no fault {args.fault!r} in the plan")
+            result = detection.judge_fault(args.run_dir.resolve(), plans[args.fault], gate.load_policy(),
+                                           wall_s=args.wall)
+            print(f"{args.fault}: {'caught' if result['caught'] else 'MISSED'} "
+                  f"({', '.join(f'{k} {v}' for k, v in result['layers'].items())}); the gate names "
+                  f"{', '.join(result['named']) or 'none of its requirements'}; {result['wall_s']:.0f} s")
+            return 0
+        if args.step == "clean":
+            result = detection.judge_clean(args.run_dir.resolve(), wall_s=args.wall)
+            print(f"clean run {result['run']}: gate {result['gate']}, {result['false_alarms']} false alarm(s)")
+            return 0
+        folder = args.folder.resolve()
+        plan_data = json.loads((folder / detection.PLAN_JSON).read_text(encoding="utf-8"))
+        plans = _plans(folder / detection.PLAN_JSON)
+        results = [json.loads(p.read_text(encoding="utf-8"))
+                   for p in sorted(folder.glob(f"faults/*/{detection.RESULT_JSON}"))]
+        cleans = []
+        for run in args.clean:
+            path = run.resolve() / detection.RESULT_JSON
+            cleans.append(json.loads(path.read_text(encoding="utf-8")) if path.is_file()
+                          else detection.judge_clean(run.resolve(), wall_s=None))
+        matrix = detection.build_matrix(list(plans.values()), results, cleans, plan_data["layers"],
+                                        clean_runs_asked=args.clean_runs, wall_s=args.wall)
+        detection.write_matrix(folder, matrix)
+    except (detection.DetectionError, fault_catalogue.UnknownFaultError, gate.GateError, OSError, ValueError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    for line in detection.summary_lines(matrix):
+        print(line)
+    print(f"written: {folder / detection.MATRIX_JSON}, {folder / detection.MATRIX_HTML}")
+    return 0 if detection.passed(matrix) else 1
+
+
+def _plans(path: Path) -> dict[str, Any]:
+    import json
+
+    from . import detection
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {f["fault"]: detection.FaultPlan(f["fault"], f["description"], tuple(f["breaks"]), tuple(f["layers"]),
+                                            f["tests"]) for f in data["faults"]}
+
+
 def _compliance(args: argparse.Namespace) -> int:
     """trace, gate, sign and verify: each says what it did on stdout and why it failed on stderr."""
     from . import bundle, gate, oscal, traceability
@@ -133,7 +222,8 @@ def _compliance(args: argparse.Namespace) -> int:
         return 2
     if args.command == "trace":
         try:
-            trace = traceability.trace_run(run_dir, today=date.today(), baseline=args.baseline, pdf=not args.no_pdf)
+            trace = traceability.trace_run(run_dir, today=date.today(), baseline=args.baseline, pdf=not args.no_pdf,
+                                           detection=args.detection)
             oscal.write(run_dir, trace)
         # TraceError and BrowserMissing (no Chromium for the PDF) are RuntimeErrors; CatalogueError and pydantic's
         # ValidationError (OSCAL the models refuse) are ValueErrors.

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness import gate, traceability
-from harness.masking import mask
+from harness.masking import mask, mask_file
 
 RESULT_JSON = "detection-result.json"  # one per fault run and per clean run, in its run folder
 PLAN_JSON = "detection-plan.json"
@@ -129,7 +129,9 @@ def _named(verdict: gate.Verdict) -> set[str]:
 
 
 def judge_fault(run_dir: Path, fault: FaultPlan, policy: gate.Policy, *, wall_s: float) -> dict[str, Any]:
-    """Trace the fault run, judge it, write gate.json and detection-result.json into it, and return the result."""
+    """Trace the fault run, judge it, write gate.json and detection-result.json into it, and return the result.
+    The run's terminal log (pytest.log, written outside pytest) is masked first, like every file of a run."""
+    mask_file(run_dir / "pytest.log")
     try:
         trace = traceability.trace_run(run_dir, pdf=False)
     except (RuntimeError, ValueError) as exc:  # no requirements.json: pytest did not get far enough

@@ -267,6 +267,7 @@ def build(run_dir: Path, catalogue: Catalogue, register: Register, *, today: dat
         "expired": [{"kind": "attestation", **a} for a in register.attestations if a["expired"]]
         + [{"kind": "waiver", **w} for w in register.waivers if w["expired"]],
         "baseline": against,
+        "detection": None,  # trace_run: the detection matrix the run belongs to
     }
 
 
@@ -318,12 +319,15 @@ def write_pdf(html_path: Path, pdf_path: Path, *, browser_path: str | None = Non
 
 
 def trace_run(run_dir: Path, *, today: date | None = None, baseline: Path | None = None, pdf: bool = True,
-              catalogue: Catalogue | None = None, register: Register | None = None) -> dict[str, Any]:
-    """Build and write traceability.json, .html and (unless ``pdf`` is false) .pdf into the run folder."""
+              catalogue: Catalogue | None = None, register: Register | None = None,
+              detection: str | None = None) -> dict[str, Any]:
+    """Build and write traceability.json, .html and (unless ``pdf`` is false) .pdf into the run folder;
+    ``detection`` is the relative address of the detection matrix the run belongs to, linked from the report."""
     today = today or date.today()
     catalogue = catalogue or load_catalogue()
     register = register or load_registers(catalogue, today)
     trace = build(run_dir, catalogue, register, today=today, baseline=baseline)
+    trace["detection"] = detection
     (run_dir / TRACE_JSON).write_text(mask(json.dumps(trace, indent=1, ensure_ascii=False)), encoding="utf-8")
     html_path = run_dir / TRACE_HTML
     html_path.write_text(render_html(trace), encoding="utf-8")
