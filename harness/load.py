@@ -459,9 +459,9 @@ def locust_command(locustfile: Path, host: str, folder: Path, *, users: int, run
 def run_locust(command: Sequence[str], folder: Path, *, env: Mapping[str, str], timeout_s: float,
                processes: int = 1) -> LocustRun:
     """Run locust in a process group of its own. It stops by itself: when each of its ``processes`` has left
-    a ``done-*`` file (its dispatcher finished) it gets SIGINT, as Ctrl+C, and writes its reports; else at its
-    --run-time. It is killed (the whole group) when it outlives ``timeout_s`` or when the caller fails, so
-    nothing is left behind."""
+    a ``done-*`` file (its dispatcher finished) and its stats CSV has caught up, it gets SIGINT, as Ctrl+C, and
+    writes its reports; else at its --run-time. It is killed (the whole group) when it outlives ``timeout_s`` or
+    when the caller fails, so nothing is left behind."""
     import psutil
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -489,8 +489,8 @@ def run_locust(command: Sequence[str], folder: Path, *, env: Mapping[str, str], 
                 except psutil.Error:
                     pass
                 peak = max(peak, rss)
-                if not interrupted and len(list(folder.glob("done-*"))) >= processes:
-                    time.sleep(3.5 if processes > 1 else 0.5)  # workers report their stats every 3 s
+                done = list(folder.glob("done-*"))
+                if not interrupted and len(done) >= processes and _stats_final(folder, done, processes):
                     proc.send_signal(signal.SIGINT)
                     interrupted = True
                 time.sleep(0.25)
@@ -498,6 +498,19 @@ def run_locust(command: Sequence[str], folder: Path, *, env: Mapping[str, str], 
             _stop_group(proc)
     return LocustRun(folder, proc.returncode, log.read_text(errors="replace"), round(sum(cpu.values()), 2),
                      round(peak, 1), round(time.monotonic() - started, 1))
+
+
+WORKER_REPORT_S = 3.0  # locust's workers send their stats to the master every 3 s
+STATS_WAIT_S = 5.0  # the most that is waited for that after the dispatchers are done
+
+
+def _stats_final(folder: Path, done: list[Path], processes: int) -> bool:
+    """Whether locust's stats CSV (rewritten every second) was written after the last dispatcher finished (with
+    workers: after their next stats report), so it holds every request as the HTML report does; stopped sooner, the
+    CSV would miss the last second. Waited for at most STATS_WAIT_S."""
+    last = max(path.stat().st_mtime for path in done) + (WORKER_REPORT_S if processes > 1 else 0.0)
+    stats = folder / "locust_stats.csv"
+    return (stats.exists() and stats.stat().st_mtime > last) or time.time() > last + STATS_WAIT_S
 
 
 def _stop_group(proc: subprocess.Popen[Any]) -> None:

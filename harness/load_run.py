@@ -125,6 +125,23 @@ class ControlClient:
     def own_staff(self, person_id: str) -> str:
         return self._ok(self.http.get(f"/_sut/persons/{person_id}/staff"))["own_unit"]["hsa_id"]
 
+    def settle(self, quiet_s: float = 0.5, timeout_s: float = 30.0) -> bool:
+        """Wait until the push fan-out has had nothing queued, in flight or waiting for a retry for ``quiet_s``
+        (several of its outbox polls), so every attempt it will make has reached the gateways' records; whether it
+        did within ``timeout_s`` (if not, the accounting shows what is missing)."""
+        deadline, quiet_since = time.monotonic() + timeout_s, None
+        while time.monotonic() < deadline:
+            state = self._ok(self.http.get("/_sut/push/state"))
+            now = time.monotonic()
+            if state["queue"] or state["in_flight"] or state["waiting_retry"]:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= quiet_s:
+                return True
+            time.sleep(0.1)
+        return False
+
     def reset_gateways(self) -> None:
         self._ok(self.gateways.post("/reset"))
 
@@ -243,7 +260,8 @@ def staff_scenario(control: ControlClient, folder: Path, profile: Profile, *, fa
         if config:
             control._ok(control.http.put("/_sut/push/config", json={k: before[k] for k in config}))
     sends = read_sends(folder)
-    time.sleep(1.0)  # the last retries' answers
+    if not control.settle():  # the last retries' answers
+        notes.append("the fan-out was still busy 30 s after the load; the records were read then")
     records = [r for gateway in ("apns", "fcm", "sms") for r in control.records(gateway)]
     sms_addresses(control, sends, patients)
     addresses = {p["id"]: [tuple(a) for a in p["addresses"]] for p in patients}

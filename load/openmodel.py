@@ -17,6 +17,7 @@ import csv
 import json
 import os
 import random
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,9 +26,16 @@ from typing import Any
 import gevent
 import gevent.pool
 from locust import User, task
+from locust.exception import StopUser
 from locust.runners import WorkerRunner
 
 MAX_IN_FLIGHT = 500  # greenlets at once per process: past this the dispatcher waits and the achieved rate shows it
+
+# The harness stops locust with SIGINT (Ctrl+C) once every dispatcher is done. A job that a non-interactive shell
+# started in the background (`cmd &`, nohup, a CI runner) inherits SIGINT ignored, and Python then keeps it ignored:
+# locust slept through the stop and ran to its --run-time bound (two minutes per bulk broadcast). This module is
+# imported before locust forks its workers, so they get the default handler too.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def plan() -> dict[str, Any]:
@@ -98,8 +106,9 @@ class OpenModelUser(User):
         self.after_run()
         self.log.handle.flush()
         (Path(self.plan["folder"]) / f"done-{os.getpid()}").touch()  # the harness then stops locust
-        while True:  # until stopped (or --run-time, the bound)
-            gevent.sleep(1)
+        # This user's work is over: it leaves now rather than run the task again or hold locust's stop for
+        # --stop-timeout (a user still inside its task is waited for that long, then killed).
+        raise StopUser()
 
     def after_run(self) -> None:
         """Work after the last request (the push poller's last look)."""

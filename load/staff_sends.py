@@ -78,5 +78,9 @@ class StaffSender(OpenModelUser, FastHttpUser):
             self._poll_once()
 
     def after_run(self) -> None:
-        gevent.sleep(1.5)
-        self._poll_once()
+        """The last pushes, looked for until each is seen at a gateway (a lost one never is: 3 s at most)."""
+        self.poller.kill()
+        deadline = time.time() + 3.0
+        while self.pending and time.time() < deadline:
+            gevent.sleep(0.25)
+            self._poll_once()

@@ -3,6 +3,9 @@ exactly-once accounting counts what the gateways' records say, and the latency i
 
 from __future__ import annotations
 
+import csv
+import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -153,3 +156,35 @@ def test_a_run_that_outlives_its_bound_is_stopped_with_its_children(tmp_path: Pa
     while not gone() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert gone()
+
+
+TICKS = '''
+from openmodel import OpenModelUser
+
+
+class Ticker(OpenModelUser):
+    def request(self, seq: int, intended: float) -> None:
+        self.log.write("tick", intended, intended, intended, 200, True)
+        self.fire("tick", intended, intended, 0, None)
+'''
+
+
+def test_a_finished_run_stops_at_once_even_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """Once its dispatcher is done, locust stops in seconds, not at its --run-time, with every request in its
+    final CSV and HTML report, even when the harness runs as a background job (which inherits SIGINT ignored)."""
+    locustfile = tmp_path / "ticks.py"
+    locustfile.write_text(TICKS)
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"folder": str(tmp_path), "rate": 4.0, "warmup_s": 0.0, "measure_s": 1.0,
+                                "drain_s": 5}))
+    command = locust_command(locustfile, "http://127.0.0.1:9", tmp_path, users=1, run_time_s=90)
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `nox -s release &` or nohup would hand it down
+    try:
+        run = run_locust(command, tmp_path, env={"LOAD_PLAN": str(plan), "PYTHONPATH": str(LOAD_DIR)},
+                         timeout_s=120)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert run.wall_s < 30, run.output[-2000:]  # idle about 3 s; at --run-time it would be 90 s and more
+    assert run.returncode == 0 and run.html.exists(), run.output[-2000:]
+    rows = {row["Name"]: row for row in csv.DictReader((tmp_path / "locust_stats.csv").read_text().splitlines())}
+    assert rows["tick (from intended start)"]["Request Count"] == "4", rows
