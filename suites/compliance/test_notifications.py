@@ -1,7 +1,8 @@
 """Notifications leave the protected channel, so they carry nothing personal: every delivery the fake APNs, FCM,
 SMS and e-mail gateways recorded in the run is scanned (BR-NOTIF-3, GDPR art. 5.1 c, 32 and 44, OSL 25 kap. 1 §,
-HSLF-FS 2016:40's exemption for unprotected notices); push goes only to those who consented; and a delivery record,
-which holds the token, phone number or e-mail address a notice went to, is deleted when its retention ends
+HSLF-FS 2016:40's exemption for unprotected notices); push goes only to those who consented; each notice reaches
+exactly those entitled to it on the channels they chose (BR-NOTIF-1, BR-NOTIF-2, OSL 12 kap. 3 §); and a delivery
+record, which holds the token, phone number or e-mail address a notice went to, is deleted when its retention ends
 (BR-RETENTION-1, GDPR art. 5.1 e), while the message itself is kept.
 """
 
@@ -103,6 +104,43 @@ def test_push_goes_only_to_a_person_who_consented(new_person: Callable[..., Pers
     assert sent.status_code == 201, sent.text
     channels = {d["channel"] for d in push_control.settled(expected=1, message_id=sent.json()["id"], timeout=20)}
     assert channels == {"sms"}, f"without a consent the notice went by {sorted(channels)}"
+
+
+@pytest.mark.req("BR-NOTIF-1", "BR-NOTIF-2", "OSL-12-3")
+def test_each_notice_reaches_exactly_those_entitled_on_the_channels_they_chose(
+        new_person: Callable[..., Person], new_staff: Callable[..., StaffMember],
+        new_api_client: Callable[..., ApiClient], push_control: Any) -> None:
+    """Varje avisering går bara till den som har rätt till den (patienten, vårdnadshavare för barn under 13) och
+    bara i de kanaler mottagaren valt, en gång per kanal."""
+    guardian = new_person("guardian")
+    young, teen = guardian.child("under-13"), guardian.child("13-17")
+    push_control.add_devices(guardian.id, count=1, platform="ios", sms=False)
+    # What the guardian chose: push only for their own messages (the phone number is known, SMS is off), push and
+    # SMS for the young child, push for the teen (whose messages a guardian may no longer see: OSL 12 kap. 3 §).
+    chosen = {guardian.id: {"apns"}, young.id: {"apns", "sms"}, teen.id: set()}
+    push_control.set_setting(guardian.id, None, push=True, sms=False, email=False)
+    push_control.set_setting(guardian.id, young.id, push=True, sms=True, email=False)
+    push_control.set_setting(guardian.id, teen.id, push=True, sms=False, email=False)
+    entitled = {guardian.id: {guardian.id}, young.id: {young.id, guardian.id}, teen.id: {teen.id}}
+    problems, table = [], []
+    for patient in (guardian, young, teen):
+        staff = new_api_client(new_staff(for_patient=patient))
+        sent = staff.post("/messages", json={"patient_id": patient.id, "subject": "Kallelse", "body": "Hej!"})
+        assert sent.status_code == 201, sent.text
+        # every recipient's rows are made in one go; the teen's and the child's own channels settle with them
+        rows = push_control.settled(expected=1, message_id=sent.json()["id"], timeout=30)
+        for row in rows:
+            table.append({"subject": patient.id, "recipient": row["recipient_id"], "channel": row["channel"]})
+            if row["recipient_id"] not in entitled[patient.id]:
+                problems.append(f"a message to {patient.id} was notified to {row['recipient_id']} by {row['channel']}, "
+                                "who may not see it")
+        to_guardian = sorted(row["channel"] for row in rows if row["recipient_id"] == guardian.id)
+        if guardian.id in entitled[patient.id] and to_guardian != sorted(chosen[patient.id]):
+            problems.append(f"the guardian chose {sorted(chosen[patient.id])} for messages to {patient.id} and got "
+                            f"{to_guardian}")
+    allure.attach(json.dumps(table, indent=2), name="Notices and recipients.json",
+                  attachment_type=allure.attachment_type.JSON)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.req("BR-RETENTION-1", "GDPR-5-1-e", "ARK-10")
