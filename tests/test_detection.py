@@ -225,3 +225,11 @@ def test_an_unknown_requirement_to_select_is_an_error(two_layers: pytest.Pyteste
     result = two_layers.runpytest_subprocess("-p", "no:cacheprovider", "--requirements", "BR-INBOX-1,BR-NOPE-9")
     assert result.ret != 0
     assert "--requirements: not in requirements/catalogue/: BR-NOPE-9" in result.stderr.str()
+
+
+def test_the_tests_naming_the_most_of_the_requirements_come_first(two_layers: pytest.Pytester) -> None:
+    result = two_layers.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "--collect-only", "-q",
+                                             "--requirements", "BR-INBOX-1,BR-REG-3")
+    collected = [line for line in result.outlines if line.startswith("suites/")]
+    assert collected == ["suites/b/test_b.py::test_b2", "suites/a/test_a.py::test_a1", "suites/a/test_a.py::test_a2",
+                         "suites/b/test_b.py::test_b1", "suites/b/test_b.py::test_b3"], collected
