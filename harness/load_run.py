@@ -7,9 +7,10 @@ Scenarios:
 - ``staff``: staff sends at a fixed arrival rate to patients with an iOS and an Android device, and to some who
   chose SMS; latency from the intended send to the gateway's answer, exactly-once accounting per channel.
 - ``faults``: the same under the gateways' fault knobs: 5 % 503, 1 % of tokens (at least one) 410/UNREGISTERED,
-  a 429 burst with retry-after on each push gateway, and a 2 s stall of about 2 % of the sends in the measured
-  window, past the fan-out's send timeout (1 s in this scenario): the stalled sends time out and are retried
-  while the gateway still takes the first attempt, so a retry that is not idempotent shows as a duplicate.
+  a 429 burst with retry-after on each push gateway, a 2 s stall of a few percent of the sends in the measured
+  window (the corrected p99 shows it), and later a 5 s stall of three sends per gateway, past the fan-out's send
+  timeout (3 s in this scenario): those time out and are retried while the gateway still takes the first attempt,
+  so a retry that is not idempotent shows as a duplicate.
 - ``mobile``: the mobile API's start screen, inbox and a message, weighted, at a fixed arrival rate.
 - ``bulk``: one bulk broadcast to a small and to a four times larger cohort; drain time and deliveries/s.
 """
@@ -208,7 +209,8 @@ def _run(name: str, control: ControlClient, folder: Path, plan: dict[str, Any], 
     return run
 
 
-FAULT_SEND_TIMEOUT_S = 1.0  # the fan-out's send timeout in the fault scenario, below its 2 s stall
+FAULT_SEND_TIMEOUT_S = 3.0  # the fan-out's send timeout in the fault scenario: above its 2 s stall, below its 4 s one
+TIMEOUT_STALL_S = 5.0
 
 
 def staff_scenario(control: ControlClient, folder: Path, profile: Profile, *, faults: bool = False,
@@ -235,24 +237,28 @@ def staff_scenario(control: ControlClient, folder: Path, profile: Profile, *, fa
         if gone or faults:
             control.knobs(gateway, unregistered={"tokens": [t for g, t in gone if g == gateway],
                                                  "share": 0.01 if faults else 0.0})
-    if faults:  # a timeout, not only a slow answer: the stall below outlasts it
+    if faults:  # a timeout, not only a slow answer: the second stall below outlasts it
         config = {"send_timeout": FAULT_SEND_TIMEOUT_S, **(config or {})}
     before = control._ok(control.http.get("/_sut/push/state"))["config"] if config else {}
     if config:
         control._ok(control.http.put("/_sut/push/config", json=config))
-    stall: dict[str, Any] | None = None
+    stalls: list[dict[str, Any]] = []
     if faults:
         for gateway in ("apns", "fcm"):
             control.knobs(gateway, errors={"rate": 0.05, "status": 503}, throttle={"count": 2, "retry_after": 1})
-        # the stall: about 2 % of the measured window's sends (enough for the p99 to show it, few enough that
-        # their retries keep the retry overhead well inside its SLO beside the 503s), a third of the way into it
+        # the stall: a few percent of the measured window's sends, a third of the way into it; the timeouts: two
+        # sends per gateway two thirds of the way in (applied by the load's own schedule)
         pushes = rate * profile.measure_s * profile.patients / (profile.patients + profile.sms_patients) * 2
-        count = max(3, math.ceil(0.015 * pushes))
+        count = max(3, math.ceil(0.03 * pushes))
         at = profile.warmup_s + profile.measure_s / 3
-        stall = {"at_s": at, "seconds": stall_s, "count": count // 2 + 1}  # applied by the load's own schedule
+        stalls.append({"at_s": at, "seconds": stall_s, "count": count // 2 + 1})
         notes.append(f"stall of {stall_s:g} s on {2 * (count // 2 + 1)} sends at about {at:.0f} s")
+        late = profile.warmup_s + 2 * profile.measure_s / 3
+        stalls.append({"at_s": late, "seconds": TIMEOUT_STALL_S, "count": 3})
+        notes.append(f"stall of {TIMEOUT_STALL_S:g} s, past the send timeout of {FAULT_SEND_TIMEOUT_S:g} s, on 6 "
+                     f"sends at about {late:.0f} s")
     plan = {"rate": rate, "warmup_s": profile.warmup_s, "measure_s": profile.measure_s, "drain_s": 15,
-            "patients": patients, "stall": stall}
+            "patients": patients, "stalls": stalls}
     run_time = profile.warmup_s + profile.measure_s + 8
     try:
         run = _run(name, control, folder, plan, profile, run_time)

@@ -26,8 +26,8 @@ class StaffSender(OpenModelUser, FastHttpUser):
         self.pending: dict[str, float] = {}
         self.gateways = httpx.Client(base_url=self.plan["gateway_url"], timeout=5)
         self.poller = gevent.spawn(self._poll_loop)
-        stall = self.plan.get("stall")
-        if stall and self.index == 0:  # the fault scenario's stall, at a fixed time into this run's schedule
+        for stall in self.plan.get("stalls", []) if self.index == 0 else []:
+            # the fault scenario's stalls, each at a fixed time into this run's schedule
             gevent.spawn_later(float(stall["at_s"]), self._stall, stall)
 
     def _stall(self, stall: dict[str, Any]) -> None:
