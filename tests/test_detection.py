@@ -38,9 +38,9 @@ LISTING = {
 
 def test_every_fault_of_the_catalogue_names_layers_whose_tests_name_its_requirements(tmp_path: Path) -> None:
     listing = tmp_path / "tests.json"
-    subprocess.run([sys.executable, "-m", "pytest", "suites",  # noqa: S603 - this interpreter, fixed arguments "--collect-only", "-q", "-p", "no:cacheprovider",
-                    "-m", "not static", "--list-requirements", str(listing)], cwd=ROOT, check=True,
-                   capture_output=True, timeout=300)
+    command = [sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider",
+               "-m", "not static", "--list-requirements", str(listing)]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=300)  # noqa: S603 - fixed arguments
     plans = detection.plan(faults.CATALOGUE.values(), detection.load_listing(listing), LAYERS)
     assert len(plans) == len(faults.CATALOGUE) >= 40
     assert {layer for p in plans for layer in p.layers} == set(LAYERS)  # every layer is expected to catch some
