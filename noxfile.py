@@ -228,10 +228,8 @@ def smoke(session: nox.Session) -> None:
                 compliance="advisory")
 
 
-@nox.session(python=PYTHON, default=False)
-def release(session: nox.Session) -> None:
-    """Every layer that exists, deeper fuzzing, the single-file Allure report, then trace, gate, sign and verify:
-    the session fails when the tests or the release gate (gate.toml) fail, after the bundle is signed."""
+def _release_setup(session: nox.Session) -> dict[str, str]:
+    """What a release run needs (Chromium, Appium, every layer's group, Allure); the layers that exist."""
     layers = _layers()
     if any(name in BROWSER_LAYERS for name in layers):
         _browser(session)
@@ -239,6 +237,14 @@ def release(session: nox.Session) -> None:
         _appium(session)
     _install(session, *dict.fromkeys(layers.values()), "evidence")
     _allure(session)
+    return layers
+
+
+@nox.session(python=PYTHON, default=False)
+def release(session: nox.Session) -> None:
+    """Every layer that exists, deeper fuzzing, the single-file Allure report, then trace, gate, sign and verify:
+    the session fails when the tests or the release gate (gate.toml) fail, after the bundle is signed."""
+    layers = _release_setup(session)
     _run_suites(session, "release", [f"suites/{name}" for name in layers], *RELEASE_ARGS, html_report=True,
                 compliance="gate")
 
@@ -300,13 +306,7 @@ def detection(session: nox.Session) -> None:
                 counted.append(str(Path(value).resolve()))  # reports/latest moves on as this session runs
         else:
             session.error(f"detection: unknown option {option!r} (--faults A,B, --clean-runs N, --release-run DIR)")
-    layers = _layers()
-    if any(name in BROWSER_LAYERS for name in layers):
-        _browser(session)
-    if "mobile" in layers:
-        _appium(session)
-    _install(session, *dict.fromkeys(layers.values()), "evidence")
-    _allure(session)
+    layers = _release_setup(session)
     started = time.monotonic()
     folder = session.run("python", "-m", "harness", "new-run", "detection", silent=True).strip().splitlines()[-1]
     listing = f"{folder}/tests.json"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from run_folders import RunSpec, write_catalogue, write_run
+from support import HARNESS_PLUGINS
 
 from harness import detection, gate, traceability
 from sut import faults
@@ -165,14 +166,12 @@ def test_the_matrix_passes_only_with_every_fault_caught_and_no_false_alarm(tmp_p
     assert any(line.startswith("MISSED f") for line in detection.summary_lines(missed))
 
 
-PLUGINS = 'pytest_plugins = ["fixtures.target", "fixtures.sut", "fixtures.identities", "fixtures.api", ' \
-          '"fixtures.evidence", "fixtures.report"]\n'
 
 
 @pytest.fixture
 def two_layers(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.delenv("HARNESS_TARGET", raising=False)
-    pytester.makeconftest(PLUGINS)
+    pytester.makeconftest(f"pytest_plugins = {list(HARNESS_PLUGINS)!r}\n")
     for layer, body in (("a", '''
         @pytest.mark.req("BR-INBOX-1")
         def test_a1():
