@@ -332,7 +332,8 @@ def account(sends: Sequence[Send], addresses: Mapping[str, Sequence[tuple[str, s
             counts["delivered"] += delivered
             counts["lost"] += max(0, len(messages) - delivered)
     # retry-after binds the retry of the throttled notification (same token, same idempotency key); another
-    # notification to the same device may come sooner
+    # notification to the same device may come sooner. It counts from the answer, when the sender learnt of it: a
+    # gateway slow to answer under load would otherwise charge its own delay to the sender.
     by_key: dict[tuple[str, str, str], list[Record]] = defaultdict(list)
     for (channel, token), rs in by_token.items():
         for record in rs:
@@ -341,7 +342,7 @@ def account(sends: Sequence[Send], addresses: Mapping[str, Sequence[tuple[str, s
     undercut = 0
     for rs in by_key.values():
         for earlier, later in itertools.pairwise(rs):
-            if earlier.status == 429 and earlier.retry_after and later.received - earlier.received < \
+            if earlier.status == 429 and earlier.retry_after and later.received - earlier.answered < \
                     earlier.retry_after:
                 undercut += 1
     relevant = [r for key, rs in by_token.items() if key in sent_to for r in rs]

@@ -82,8 +82,9 @@ def test_a_missing_policy_is_an_error(tmp_path: Path) -> None:
 
 
 def _record(token: str, message: str, outcome: str, at: float, *, status: int = 200, reason: str = "",
-            key: str = "k", ref: str = "r", channel: str = "apns", retry_after: float = 0.0) -> Record:
-    return Record(channel, token, key, ref, message, status, reason, outcome, at, at + 0.01, retry_after)
+            key: str = "k", ref: str = "r", channel: str = "apns", retry_after: float = 0.0,
+            answer_after: float = 0.01) -> Record:
+    return Record(channel, token, key, ref, message, status, reason, outcome, at, at + answer_after, retry_after)
 
 
 def test_accounting_counts_lost_duplicated_pruned_and_retry_after() -> None:
@@ -109,6 +110,21 @@ def test_accounting_counts_lost_duplicated_pruned_and_retry_after() -> None:
     assert acc.retry_after_undercut == 1
     assert acc.push_notifications == 2  # m0 and m1 reached a device by push
     assert [round(ms) for _, ms in acc.latencies_ms] == [210, 310, 510]  # m1 only: m0 is in the warm-up
+
+
+def test_retry_after_counts_from_the_answer_not_the_receipt() -> None:
+    """A gateway that took 0.8 s to answer its 429 (busy under load): the sender learnt of the retry-after then, so
+    a retry 1.1 s after the answer keeps it, though it came 1.9 s after the first request; 0.5 s after the answer
+    does not."""
+    sends = [Send("staff send", 100.0, 100.0, 100.1, 201, True, "m0", "p"),
+             Send("staff send", 100.0, 100.0, 100.1, 201, True, "m1", "p")]
+    throttled = dict(status=429, reason="TooManyRequests", retry_after=1.0, answer_after=0.8)
+    records = [_record("A", "m0", "rejected", 100.2, key="k0", **throttled),  # answered at 101.0
+               _record("A", "m0", "delivered", 102.1, key="k0"),  # 1.1 s after the answer: kept
+               _record("A", "m1", "rejected", 100.2, key="k1", **throttled),  # answered at 101.0
+               _record("A", "m1", "delivered", 101.5, key="k1")]  # 0.5 s after the answer: undercut
+    acc = account(sends, {"p": [("apns", "A")]}, records)
+    assert acc.retry_after_undercut == 1
 
 
 def test_latency_is_exact_to_three_digits() -> None:
