@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, select, update
 
 from .. import clock
 from ..auth import authenticate
@@ -25,10 +25,15 @@ from ..db import BulkJob, CareRelation, CareUnit, Delivery, Message, OutboxEvent
 from ..problems import Problem
 from ..schemas import EXAMPLE_PERSON_ID, BulkMessageBody, MessageSubject, Uuid, problem_responses, uuid_path
 from .ids import new_ids
+from .storage import insert_rows
 
 log = logging.getLogger("sut.push")
 EXAMPLE_JOB_ID = "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901"
 CHUNK = 500  # per transaction: short write locks, so the fan-out's own writes never wait long
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+OUTBOX: Table = OutboxEvent.__table__  # type: ignore[assignment]
+MESSAGE_COLUMNS = ("id", "patient_id", "care_unit_id", "sender_name", "subject", "body", "created_at", "hidden")
+OUTBOX_COLUMNS = ("kind", "message_id", "patient_id", "created_at", "state", "bulk_job_id", "idempotency_key")
 
 
 class _BulkSendBase(BaseModel):
@@ -157,19 +162,15 @@ class BulkRunner:
                     return
                 now = clock.now()
                 ids = new_ids(2 * len(patients))
-                messages = [{"id": ids[2 * i], "patient_id": p, "care_unit_id": unit,
-                             "sender_name": sender_name, "subject": subject, "body": body, "created_at": now,
-                             "read_at": None, "hidden": False} for i, p in enumerate(patients)]
                 with self.db() as db:  # a message and its outbox event in one transaction, a chunk at a time
-                    conn = db.connection()
-                    if messages:
-                        conn.execute(insert(Message), messages)
-                        conn.execute(insert(OutboxEvent), [
-                            {"kind": "message.created", "message_id": m["id"], "patient_id": m["patient_id"],
-                             "created_at": now, "state": "pending", "bulk_job_id": job_id,
-                             "idempotency_key": ids[2 * i + 1]} for i, m in enumerate(messages)])
+                    conn = db.connection()  # the driver's executemany (storage.insert_rows)
+                    insert_rows(conn, MESSAGES, MESSAGE_COLUMNS, [
+                        (ids[2 * i], p, unit, sender_name, subject, body, now, False) for i, p in enumerate(patients)])
+                    insert_rows(conn, OUTBOX, OUTBOX_COLUMNS, [
+                        ("message.created", ids[2 * i], p, now, "pending", job_id, ids[2 * i + 1])
+                        for i, p in enumerate(patients)])
                     conn.execute(update(BulkJob).where(BulkJob.id == job_id).values(
-                        accepted=BulkJob.accepted + len(messages), rejected=BulkJob.rejected + refused))
+                        accepted=BulkJob.accepted + len(patients), rejected=BulkJob.rejected + refused))
                 fanout = self.ctx.extras.get("push")
                 if fanout is not None:
                     fanout.notify()

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 
 from .. import clock, faults
 from ..context import Context
@@ -38,12 +38,21 @@ from .h2client import H2Error, StreamRefused
 from .metrics import PushMetrics
 from .payload import Notice
 from .providers import ApnsClient, FcmClient, MessagingClient, Outcome
-from .storage import PushDatabase
+from .storage import PushDatabase, insert_rows, update_rows
 
 log = logging.getLogger("sut.push")
 T = TypeVar("T")
 
 FINAL_STATES = ("sent", "delivered", "failed", "pruned")
+DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+DELIVERY_COLUMNS = ("id", "outbox_id", "bulk_job_id", "message_id", "subject_id", "recipient_id", "channel",
+                    "device_id", "address", "state", "attempts", "enqueued_at")
+# An outcome as written back: each value in this order, then the delivery's id. A delivery report may have come
+# first, so 'delivered' is never downgraded to 'sent', and a later write never blanks what an earlier one recorded.
+OUTCOME_ASSIGNMENTS = (("state", "CASE WHEN state = 'delivered' THEN state ELSE {} END"), ("reason", "{}"),
+                       ("attempts", "{}"), ("sent_at", "COALESCE({}, sent_at)"),
+                       ("provider_id", "COALESCE({}, provider_id)"), ("next_attempt_at", "{}"),
+                       ("delivered_at", "COALESCE({}, delivered_at)"))
 
 
 @dataclass
@@ -224,14 +233,10 @@ class Fanout:
             targets = recipients.resolve(db, events)
             wall = time.time()
             enqueued = _utc(wall)
-            conn = db.connection()  # Core executemany: the ORM's per-row bookkeeping is not needed here
-            if targets:
-                conn.execute(insert(Delivery), [
-                    {"id": t.key, "outbox_id": t.event.id, "bulk_job_id": t.event.bulk_job_id,
-                     "message_id": t.event.message_id, "subject_id": t.event.patient_id,
-                     "recipient_id": t.recipient_id, "channel": t.channel, "device_id": t.device_id,
-                     "address": t.address, "state": "queued", "attempts": 0, "enqueued_at": enqueued}
-                    for t in targets])
+            conn = db.connection()  # the driver's executemany: no per-row bookkeeping of the ORM or of Core
+            insert_rows(conn, DELIVERIES, DELIVERY_COLUMNS, [
+                (t.key, t.event.id, t.event.bulk_job_id, t.event.message_id, t.event.patient_id, t.recipient_id,
+                 t.channel, t.device_id, t.address, "queued", 0, enqueued) for t in targets])
             conn.execute(update(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows]))
                          .values(state="done", claimed_at=now, done_at=now))
             if faults.active("push-slow-with-audience"):
@@ -461,17 +466,9 @@ class Fanout:
                 conn.execute(update(Device).where(Device.id == bindparam("b_id"), Device.active.is_(True))
                              .values(active=False, deactivated_at=bindparam("b_at"),
                                      deactivated_reason=bindparam("b_reason")), deactivations)
-            if updates:
-                # A delivery report may have come first: 'delivered' is never downgraded to 'sent'.
-                conn.execute(update(Delivery).where(Delivery.id == bindparam("b_id")).values(
-                    state=case((Delivery.state == "delivered", Delivery.state), else_=bindparam("b_state")),
-                    reason=bindparam("b_reason"), attempts=bindparam("b_attempts"),
-                    sent_at=func.coalesce(bindparam("b_sent_at", type_=Delivery.sent_at.type), Delivery.sent_at),
-                    provider_id=func.coalesce(bindparam("b_provider_id", type_=Delivery.provider_id.type),
-                                              Delivery.provider_id),
-                    next_attempt_at=bindparam("b_next", type_=Delivery.next_attempt_at.type),
-                    delivered_at=func.coalesce(bindparam("b_delivered_at", type_=Delivery.delivered_at.type),
-                                               Delivery.delivered_at)), updates)
+            update_rows(conn, DELIVERIES, OUTCOME_ASSIGNMENTS, "id", [
+                (u["b_state"], u["b_reason"], u["b_attempts"], u["b_sent_at"], u["b_provider_id"], u["b_next"],
+                 u["b_delivered_at"], u["b_id"]) for u in updates])
             at = clock.now()
             for i in range(0, len(receipts), 500):
                 # A report can beat the provider's own answer to us: the send happened, so it counts as an attempt.
