@@ -248,11 +248,13 @@ class Record:
     received: float
     answered: float
     retry_after: float = 0.0
+    abandoned: bool = False  # the sender gave up (reset the stream) before this answer went out: it never saw it
 
 
 def parse_records(channel: str, text: str, retry_after: float = 0.0) -> list[Record]:
     return [Record(channel, r["token"], r["key"], r["ref"], r["message_id"], int(r["status"]), r["reason"],
-                   r["outcome"], float(r["received_wall"]), float(r["answered_wall"]), retry_after)
+                   r["outcome"], float(r["received_wall"]), float(r["answered_wall"]), retry_after,
+                   r.get("abandoned") == "1")
             for r in csv.DictReader(text.splitlines())]
 
 
@@ -332,8 +334,9 @@ def account(sends: Sequence[Send], addresses: Mapping[str, Sequence[tuple[str, s
             counts["delivered"] += delivered
             counts["lost"] += max(0, len(messages) - delivered)
     # retry-after binds the retry of the throttled notification (same token, same idempotency key); another
-    # notification to the same device may come sooner. It counts from the answer, when the sender learnt of it: a
-    # gateway slow to answer under load would otherwise charge its own delay to the sender.
+    # notification to the same device may come sooner. It counts from the answer, when the sender learnt of it (a
+    # gateway slow to answer would otherwise charge its own delay to the sender), and binds only an answer the
+    # sender got: one held past the sender's timeout went to a stream the sender had already given up.
     by_key: dict[tuple[str, str, str], list[Record]] = defaultdict(list)
     for (channel, token), rs in by_token.items():
         for record in rs:
@@ -342,8 +345,8 @@ def account(sends: Sequence[Send], addresses: Mapping[str, Sequence[tuple[str, s
     undercut = 0
     for rs in by_key.values():
         for earlier, later in itertools.pairwise(rs):
-            if earlier.status == 429 and earlier.retry_after and later.received - earlier.answered < \
-                    earlier.retry_after:
+            if earlier.status == 429 and earlier.retry_after and not earlier.abandoned and \
+                    later.received - earlier.answered < earlier.retry_after:
                 undercut += 1
     relevant = [r for key, rs in by_token.items() if key in sent_to for r in rs]
     attempted = len({(r.channel, r.token, r.key or f"seq{i}") for i, r in enumerate(relevant)})

@@ -83,8 +83,9 @@ def test_a_missing_policy_is_an_error(tmp_path: Path) -> None:
 
 def _record(token: str, message: str, outcome: str, at: float, *, status: int = 200, reason: str = "",
             key: str = "k", ref: str = "r", channel: str = "apns", retry_after: float = 0.0,
-            answer_after: float = 0.01) -> Record:
-    return Record(channel, token, key, ref, message, status, reason, outcome, at, at + answer_after, retry_after)
+            answer_after: float = 0.01, abandoned: bool = False) -> Record:
+    return Record(channel, token, key, ref, message, status, reason, outcome, at, at + answer_after, retry_after,
+                  abandoned)
 
 
 def test_accounting_counts_lost_duplicated_pruned_and_retry_after() -> None:
@@ -125,6 +126,9 @@ def test_retry_after_counts_from_the_answer_not_the_receipt() -> None:
                _record("A", "m1", "delivered", 101.5, key="k1")]  # 0.5 s after the answer: undercut
     acc = account(sends, {"p": [("apns", "A")]}, records)
     assert acc.retry_after_undercut == 1
+    # The sender gave up on a held 429 (its send timeout) and retried: it never saw that retry-after.
+    records[2] = _record("A", "m1", "rejected", 100.2, key="k1", abandoned=True, **throttled)
+    assert account(sends, {"p": [("apns", "A")]}, records).retry_after_undercut == 0
 
 
 def test_latency_is_exact_to_three_digits() -> None:

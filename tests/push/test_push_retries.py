@@ -118,6 +118,9 @@ def test_timeout_is_retried_with_the_same_key_so_the_device_shows_it_once(
         device = gateways.wait_device("apns", ios["token"], requests=2, timeout=15)
     assert [d["outcome"] for d in device["deliveries"]] == ["delivered", "replay"]
     assert device["deliveries"][0]["key"] == device["deliveries"][1]["key"]
+    # The gateway knows the fan-out gave up on the held answer (it reset the stream): what that answer said never
+    # reached the sender (the load layer's retry-after check leaves such answers out).
+    assert [d["abandoned"] for d in device["deliveries"]] == [True, False]
     assert device["duplicates"] == 0
     row = poll(lambda: push.deliveries(device_id=ios["id"])[0], lambda r: r["attempts"] == 2,
                what="the second attempt recorded")

@@ -79,13 +79,15 @@ class FakeApns:
     def _reject(self, request: Request, token: str, apns_id: str, status: int, reason: str, *,
                 delay: float = 0.0, extra: dict[str, Any] | None = None,
                 headers: list[tuple[str, str]] | None = None) -> Response:
-        self.store.add(token=token, key=request.headers.get("apns-collapse-id") or request.headers.get("apns-id"),
-                       ref=None, message_id=None, status=status, reason=reason, received_wall=request.received_wall,
-                       received_mono=request.received_mono, connection=request.connection_id,
-                       headers=_visible(request.headers), body=request.body, hold=delay)
+        record = self.store.add(token=token,
+                                key=request.headers.get("apns-collapse-id") or request.headers.get("apns-id"),
+                                ref=None, message_id=None, status=status, reason=reason,
+                                received_wall=request.received_wall, received_mono=request.received_mono,
+                                connection=request.connection_id, headers=_visible(request.headers), body=request.body,
+                                hold=delay)
         body = json.dumps({"reason": reason, **(extra or {})}).encode()
         return Response(status, [("apns-id", apns_id), ("content-type", "application/json"), *(headers or [])],
-                        body, delay)
+                        body, delay, record)
 
     def __call__(self, request: Request) -> Response:
         headers = request.headers
@@ -145,7 +147,7 @@ class FakeApns:
                                 hold=decision.delay)
         if record.outcome == "delivered" and self.knobs.model.receipts:
             self.receipts.add("apns", key)
-        return Response(200, [("apns-id", apns_id)], b"", decision.delay)
+        return Response(200, [("apns-id", apns_id)], b"", decision.delay, record)
 
 
 def _visible(headers: dict[str, str]) -> dict[str, str]:

@@ -72,11 +72,13 @@ class FakeFcm:
     def _error(self, request: Request, token: str, key: str | None, code: str, message: str, *,
                delay: float = 0.0, headers: list[tuple[str, str]] | None = None) -> Response:
         status, google_status = STATUS_OF[code]
-        self.store.add(token=token, key=key, ref=None, message_id=None, status=status, reason=code,
-                       received_wall=request.received_wall, received_mono=request.received_mono,
-                       connection=request.connection_id, headers={}, body=request.body, hold=delay)
-        return _json(status, {"error": {"code": status, "message": message, "status": google_status,
-                                        "details": [{"@type": FCM_ERROR, "errorCode": code}]}}, delay, headers)
+        record = self.store.add(token=token, key=key, ref=None, message_id=None, status=status, reason=code,
+                                received_wall=request.received_wall, received_mono=request.received_mono,
+                                connection=request.connection_id, headers={}, body=request.body, hold=delay)
+        response = _json(status, {"error": {"code": status, "message": message, "status": google_status,
+                                            "details": [{"@type": FCM_ERROR, "errorCode": code}]}}, delay, headers)
+        response.record = record
+        return response
 
     def _send(self, request: Request, project: str) -> Response:
         scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
@@ -129,7 +131,9 @@ class FakeFcm:
         name = f"projects/{self.project}/messages/0:{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
         if record.outcome == "delivered" and self.knobs.model.receipts:
             self.receipts.add("fcm", key)
-        return _json(200, {"name": name}, decision.delay)
+        response = _json(200, {"name": name}, decision.delay)
+        response.record = record
+        return response
 
 
 def _json(status: int, body: dict[str, Any], delay: float = 0.0,

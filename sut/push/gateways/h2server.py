@@ -12,6 +12,7 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..h2compat import CoalescedWrites, ErrorCodes, new_connection
 from ..h2compat import config as h2config
@@ -39,9 +40,17 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     delay: float = 0.0  # seconds to hold the answer (latency and stall knobs)
+    record: Any = None  # the store's record of the request: marked abandoned if the client gives up first
 
 
 Handler = Callable[[Request], Response]
+
+
+def _abandoned(response: Response) -> None:
+    """The client never got this answer (it reset the stream, or the connection went, while it was held): what it
+    said, a 429's retry-after for one, never reached the sender."""
+    if response.record is not None:
+        response.record.abandoned = True
 
 
 class ConnectionStats:
@@ -107,7 +116,7 @@ class H2ServerProtocol(CoalescedWrites, asyncio.Protocol):
         })
         self.transport: asyncio.Transport | None = None
         self.streams: dict[int, tuple[list[tuple[bytes, bytes]], bytearray]] = {}
-        self.timers: dict[int, asyncio.TimerHandle] = {}
+        self.timers: dict[int, tuple[asyncio.TimerHandle, Response]] = {}  # answers held by a delay
         self._flush_pending = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -126,8 +135,9 @@ class H2ServerProtocol(CoalescedWrites, asyncio.Protocol):
         self.server.protocols.discard(self)
         self.stats.closed = True
         self.stats.open = 0
-        for timer in self.timers.values():
+        for timer, response in self.timers.values():
             timer.cancel()
+            _abandoned(response)
         self.timers.clear()
         self.streams.clear()
 
@@ -183,9 +193,10 @@ class H2ServerProtocol(CoalescedWrites, asyncio.Protocol):
     def _forget(self, stream_id: int) -> None:
         if self.streams.pop(stream_id, None) is not None:
             self.stats.open -= 1
-        timer = self.timers.pop(stream_id, None)
-        if timer is not None:
-            timer.cancel()
+        held = self.timers.pop(stream_id, None)
+        if held is not None:  # the client reset the stream before the held answer went out
+            held[0].cancel()
+            _abandoned(held[1])
 
     def _dispatch(self, stream_id: int) -> None:
         entry = self.streams.get(stream_id)
@@ -203,7 +214,8 @@ class H2ServerProtocol(CoalescedWrites, asyncio.Protocol):
         except Exception:  # noqa: BLE001 - a bug in a fake must answer 500, not kill the connection
             response = Response(500, [("content-type", "application/json")], b'{"reason":"InternalServerError"}')
         if response.delay > 0:
-            self.timers[stream_id] = self.loop.call_later(response.delay, self._answer, stream_id, response)
+            self.timers[stream_id] = (self.loop.call_later(response.delay, self._answer, stream_id, response),
+                                      response)
         else:
             self._answer(stream_id, response)
 

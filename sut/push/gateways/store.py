@@ -38,8 +38,8 @@ class Record:
     """One request as received. Kept small (slots, interned header values, a flat header tuple): a benchmark
     keeps 100,000 of them."""
 
-    __slots__ = ("body", "connection", "headers", "hold", "key", "message_id", "outcome", "reason", "received_mono",
-                 "received_wall", "ref", "seq", "status", "token")
+    __slots__ = ("abandoned", "body", "connection", "headers", "hold", "key", "message_id", "outcome", "reason",
+                 "received_mono", "received_wall", "ref", "seq", "status", "token")
 
     def __init__(self, seq: int, token: str, key: str | None, ref: str | None, message_id: str | None,
                  status: int, reason: str | None, outcome: str, received_wall: float, received_mono: float,
@@ -49,6 +49,7 @@ class Record:
         self.status, self.reason, self.outcome = status, reason, outcome
         self.received_wall, self.received_mono, self.connection = received_wall, received_mono, connection
         self.headers, self.body = headers, body
+        self.abandoned = False  # the client gave up (reset the stream) before the held answer went out
 
     def view(self) -> dict[str, Any]:
         try:
@@ -61,7 +62,7 @@ class Record:
                 "message_id": self.message_id, "status": self.status, "reason": self.reason,
                 "outcome": self.outcome, "received_wall": self.received_wall, "received_mono": self.received_mono,
                 "answered_wall": self.received_wall + self.hold, "connection": self.connection, "headers": headers,
-                "payload": payload, "payload_bytes": len(self.body)}
+                "payload": payload, "payload_bytes": len(self.body), "abandoned": self.abandoned}
 
 
 SAME_AS_KEY = "<the idempotency key>"
@@ -216,10 +217,12 @@ class Store:
 
     def records_csv(self) -> Iterator[str]:
         """Every request, rejected ones too, as CSV in chunks: what the load layer's exactly-once accounting and
-        latency need (the answer time is the receive time plus the hold of the latency and stall knobs)."""
-        yield "seq,token,key,ref,message_id,status,reason,outcome,received_wall,answered_wall\n"
+        latency need (the answer time is the receive time plus the hold of the latency and stall knobs;
+        abandoned: the client reset the stream before that answer went out, so it never saw it)."""
+        yield "seq,token,key,ref,message_id,status,reason,outcome,received_wall,answered_wall,abandoned\n"
         records = self.records
         for start in range(0, len(records), 5000):
             yield "".join(f"{r.seq},{r.token},{r.key or ''},{r.ref or ''},{r.message_id or ''},{r.status},"
-                          f"{r.reason or ''},{r.outcome},{r.received_wall!r},{r.received_wall + r.hold!r}\n"
+                          f"{r.reason or ''},{r.outcome},{r.received_wall!r},{r.received_wall + r.hold!r},"
+                          f"{int(r.abandoned)}\n"
                           for r in records[start:start + 5000])
