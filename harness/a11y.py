@@ -589,6 +589,118 @@ META_VIEWPORT_JS = """
 }).map(meta => 'meta[content="' + meta.getAttribute('content') + '"]')
 """
 
+# 4.1.2: content hidden from assistive technology (aria-hidden="true" on it or an ancestor, also a shadow host) that
+# the keyboard still reaches: a user tabs to something that is not announced (ACT rule 6cfa84). Each candidate is
+# focused as Tab would focus it; one that does not keep focus (not focusable after all, or a sentinel that hands focus
+# on at once) is not in the focus order. An iframe counts when its own document has something to tab to.
+ARIA_HIDDEN_FOCUS_JS = _PATH_JS + """
+async () => {
+  const hostOf = (el) => el.parentElement || (el.getRootNode() instanceof ShadowRoot ? el.getRootNode().host : null);
+  const hidden = (el) => {
+    for (let e = el; e; e = hostOf(e)) {
+      if ((e.getAttribute('aria-hidden') || '').trim().toLowerCase() === 'true') return true;
+    }
+    return false;
+  };
+  const all = [];
+  const collect = (root) => root.querySelectorAll('*').forEach(el => {
+    all.push(el); if (el.shadowRoot) collect(el.shadowRoot);
+  });
+  collect(document);
+  const deepActive = () => {
+    let el = document.activeElement;
+    while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+    return el;
+  };
+  const tabbable = (el) => el.tabIndex >= 0 && !el.matches(':disabled') && !el.closest('[inert]')
+    && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  const frameHasTabbables = (frame) => {
+    let doc = null;
+    try { doc = frame.contentDocument; } catch (e) { return false; }
+    return !!doc && [...doc.querySelectorAll('*')].some(tabbable);
+  };
+  const before = deepActive();
+  const out = [];
+  for (const el of all.filter(el => tabbable(el) && hidden(el))) {
+    if (el.localName === 'iframe' || el.localName === 'frame') {
+      if (frameHasTabbables(el)) out.push(pathOf(el));
+      continue;
+    }
+    el.focus({preventScroll: true});
+    await new Promise(resolve => setTimeout(resolve, 20));  // a handler that moves focus on has run by now
+    if (deepActive() === el) out.push(pathOf(el));
+    el.blur();
+  }
+  if (before && before !== document.body && before.focus) before.focus({preventScroll: true});
+  return out;
+}
+"""
+
+# 1.3.1: a header cell that is the header of no cell tells nothing about the table's structure (ACT rule d0f69e).
+# Cells are placed on the table's grid (col and row spans); a header cell's direction is its role (columnheader,
+# rowheader) or scope, else HTML's auto state: a column header when its rows hold no data cell, a row header when its
+# columns hold none. It is assigned the cells below it in its columns (a column header) or after it in its rows (a
+# row header) that have no headers attribute, and the cells whose headers attribute names it. Tables with the role
+# none or presentation, and hidden cells, are left alone.
+HEADERS_WITHOUT_CELLS_JS = _PATH_JS + """
+() => {
+  const roleOf = (el) => (el.getAttribute('role') || '').trim().split(/\\s+/)[0].toLowerCase();
+  const tableish = new Set(['table', 'grid', 'treegrid']);
+  const cellish = new Set(['cell', 'gridcell', 'columnheader', 'rowheader']);
+  const shown = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden'
+    && !el.closest('[aria-hidden="true" i]');
+  const tables = [...document.querySelectorAll('table, [role]')].filter(t => {
+    const role = roleOf(t);
+    return (role ? tableish.has(role) : t.localName === 'table') && shown(t);
+  });
+  const out = [];
+  for (const table of tables) {
+    const native = table.localName === 'table';
+    const owner = (el) => el.parentElement
+      && el.parentElement.closest('table, [role=table], [role=grid], [role=treegrid]');
+    const rows = native ? [...table.rows]
+      : [...table.querySelectorAll('[role=row]')].filter(r => owner(r) === table);
+    const cellsOf = (row) => native ? [...row.cells]
+      : [...row.querySelectorAll('[role]')]
+        .filter(c => cellish.has(roleOf(c)) && c.parentElement.closest('[role=row]') === row);
+    const grid = []; const placed = [];
+    rows.forEach((row, y) => {
+      grid[y] = grid[y] || [];
+      let x = 0;
+      for (const cell of cellsOf(row)) {
+        while (grid[y][x]) x++;
+        const w = native ? Math.max(1, cell.colSpan) : 1;
+        const h = native ? (cell.rowSpan > 0 ? Math.min(cell.rowSpan, rows.length - y) : rows.length - y) : 1;
+        for (let dy = 0; dy < h; dy++) {
+          for (let dx = 0; dx < w; dx++) (grid[y + dy] = grid[y + dy] || [])[x + dx] = cell;
+        }
+        const role = roleOf(cell);
+        const header = role ? role === 'columnheader' || role === 'rowheader' : cell.localName === 'th';
+        placed.push({cell, x, y, w, h, header, role});
+        x += w;
+      }
+    });
+    const overlaps = (a, b, start, size) => a[start] < b[start] + b[size] && b[start] < a[start] + a[size];
+    const dataIn = (p, start, size) => placed.some(q => !q.header && overlaps(p, q, start, size));
+    for (const p of placed.filter(p => p.header && shown(p.cell))) {
+      const scope = (p.cell.getAttribute('scope') || '').trim().toLowerCase();
+      let column = p.role === 'columnheader' || scope === 'col' || scope === 'colgroup';
+      let row = p.role === 'rowheader' || scope === 'row' || scope === 'rowgroup';
+      if (!p.role && !column && !row) { column = !dataIn(p, 'y', 'h'); row = !dataIn(p, 'x', 'w'); }
+      const assigned = placed.some(q => {
+        if (q === p) return false;
+        const named = (q.cell.getAttribute('headers') || '').trim().split(/\\s+/).filter(Boolean);
+        if (named.length) return !!p.cell.id && named.includes(p.cell.id);
+        return (column && q.y >= p.y + p.h && overlaps(p, q, 'x', 'w'))
+          || (row && q.x >= p.x + p.w && overlaps(p, q, 'y', 'h'));
+      });
+      if (!assigned) out.push(pathOf(p.cell));
+    }
+  }
+  return out;
+}
+"""
+
 @dataclass
 class KeyboardWalk:
     """What pressing Tab through a page showed: the elements reached, those without a visible focus, a trap and,
@@ -712,7 +824,8 @@ def iframes_out_of_tab_order(page: Any) -> list[str]:
 
 
 # The browser checks by name, in the order they run; ``page_checks(only=...)`` runs some of them.
-CHECKS = ("page-language", "page-title", "summary-name", "prohibited-naming", "meta-viewport", "keyboard",
+CHECKS = ("page-language", "page-title", "summary-name", "prohibited-naming", "meta-viewport", "aria-hidden-focus",
+          "table-headers", "keyboard",
           "iframe-tab-order", "reflow", "text-spacing", "text-zoom", "text-resize")
 
 
@@ -744,6 +857,16 @@ def page_checks(page: Any, *, viewport: Mapping[str, int], known: Iterable[str] 
         if named:
             out.append(finding("prohibited-naming", "namn eller rollbeskrivning på ett element vars roll inte "
                                "tillåter det", ["1.3.1"], named, known=known))
+    if "aria-hidden-focus" in run:
+        reachable = page.evaluate(ARIA_HIDDEN_FOCUS_JS)
+        if reachable:
+            out.append(finding("aria-hidden-focus", "innehåll dolt med aria-hidden nås med tangentbordet", ["4.1.2"],
+                               reachable, known=known))
+    if "table-headers" in run:
+        lonely = page.evaluate(HEADERS_WITHOUT_CELLS_JS)
+        if lonely:
+            out.append(finding("table-headers", "en rubrikcell i en tabell är rubrik för ingen cell", ["1.3.1"],
+                               lonely, known=known))
     if "meta-viewport" in run:
         locked = page.evaluate(META_VIEWPORT_JS)
         if locked:
