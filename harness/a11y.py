@@ -14,6 +14,8 @@ Pytest-free: ``suites/a11y`` and the ACT measurement (harness/act.py) both use i
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -823,9 +825,126 @@ def iframes_out_of_tab_order(page: Any) -> list[str]:
     return out
 
 
+
+# 1.4.3/1.4.6 over a background image or gradient, where axe cannot tell (ACT rules afw4f7, 09o5cg): the pixels
+# behind each character are read from the page as drawn with its text made transparent, and each character's
+# highest contrast with them (WCAG's most favourable reading, as the ACT rules have it) is compared with the
+# criterion's ratio: 4.5 (3 for large text) and 7 (4.5). Only text in human language (a letter or digit), not in a
+# disabled control, on a background that shows an image or gradient before any opaque colour.
+CONTRAST_TEXTS_JS = _PATH_JS + """
+() => {
+  const parse = (c) => { const m = c.match(/[\\d.]+/g) || []; return [+m[0] || 0, +m[1] || 0, +m[2] || 0,
+    m.length > 3 ? +m[3] : 1]; };
+  const imageBehind = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const s = getComputedStyle(e);
+      if (s.backgroundImage && s.backgroundImage !== 'none') return true;
+      if (parse(s.backgroundColor)[3] >= 1) return false;
+    }
+    return false;
+  };
+  const out = [];
+  const walker = document.createTreeWalker(document.body || document.documentElement, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node && out.length < 40; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || !/[\\p{L}\\p{N}]/u.test(node.textContent) || !visible(el)) continue;
+    if (el.closest(':disabled, [aria-disabled="true"], [aria-hidden="true"]') || !imageBehind(el)) continue;
+    const s = getComputedStyle(el);
+    const size = parseFloat(s.fontSize); const bold = parseInt(s.fontWeight, 10) >= 700;
+    const boxes = [];
+    const text = node.textContent;
+    for (let i = 0; i < text.length && boxes.length < 200; i++) {
+      if (!/\\S/.test(text[i])) continue;
+      const range = document.createRange(); range.setStart(node, i); range.setEnd(node, i + 1);
+      const r = range.getBoundingClientRect();
+      if (r.width >= 1 && r.height >= 1) boxes.push([r.left + scrollX, r.top + scrollY, r.width, r.height]);
+    }
+    if (boxes.length) out.push({path: pathOf(el), color: parse(s.color), large: size >= 24 || (bold && size >= 18.66),
+                                boxes});
+  }
+  return out;
+}
+"""
+# The page's text made transparent (and its shadows taken away) while the background is drawn; CSSOM, so a strict
+# content security policy does not stop it. Called with true to hide, false to put every style back.
+HIDE_TEXT_JS = """
+(hide) => {
+  const props = ['color', '-webkit-text-fill-color', 'text-shadow', 'text-decoration-color', 'caret-color'];
+  if (hide) {
+    window.__a11yText = [...document.querySelectorAll('*')].map(el => {
+      const old = props.map(p => [p, el.style.getPropertyValue(p), el.style.getPropertyPriority(p)]);
+      props.forEach(p => el.style.setProperty(p, p === 'text-shadow' ? 'none' : 'transparent', 'important'));
+      return [el, old];
+    });
+  } else {
+    for (const [el, old] of window.__a11yText || []) {
+      old.forEach(([p, v, prio]) => v ? el.style.setProperty(p, v, prio) : el.style.removeProperty(p));
+    }
+    delete window.__a11yText;
+  }
+}
+"""
+# Each text's lowest character contrast: for each character the best ratio of its colour (its alpha laid over the
+# pixel) with the background pixels under it, then the worst character. The picture is the page drawn full size.
+CHARACTER_CONTRAST_JS = """
+async ({png, texts}) => {
+  const bytes = Uint8Array.from(atob(png), c => c.charCodeAt(0));
+  const bitmap = await createImageBitmap(new Blob([bytes], {type: 'image/png'}));
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const ctx = canvas.getContext('2d'); ctx.drawImage(bitmap, 0, 0);
+  const scale = bitmap.width / Math.max(1, document.documentElement.scrollWidth, innerWidth);
+  const lin = (v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = (r, g, b) => 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  return texts.map(({color, boxes}) => {
+    const [r, g, b, a] = color;
+    let worst = Infinity;
+    for (const [x, y, w, h] of boxes) {
+      const left = Math.floor(x * scale), top = Math.floor(y * scale);
+      const width = Math.max(1, Math.floor(w * scale)), height = Math.max(1, Math.floor(h * scale));
+      if (left < 0 || top < 0 || left + width > bitmap.width || top + height > bitmap.height) continue;
+      const data = ctx.getImageData(left, top, width, height).data;
+      let best = 0;
+      const step = Math.max(1, Math.floor(Math.sqrt(width * height / 400)));
+      for (let py = 0; py < height; py += step) {
+        for (let px = 0; px < width; px += step) {
+          const i = 4 * (py * width + px);
+          const [br, bg, bb] = [data[i], data[i + 1], data[i + 2]];
+          const fore = lum(r * a + br * (1 - a), g * a + bg * (1 - a), b * a + bb * (1 - a));
+          const back = lum(br, bg, bb);
+          best = Math.max(best, (Math.max(fore, back) + 0.05) / (Math.min(fore, back) + 0.05));
+        }
+      }
+      worst = Math.min(worst, best);
+    }
+    return worst === Infinity ? null : worst;
+  });
+}
+"""
+# (minimum ratio for normal text, for large text) by criterion: 1.4.3 fails a run, 1.4.6 (AAA) is reported only.
+CONTRAST_RATIOS = {"1.4.3": (4.5, 3.0), "1.4.6": (7.0, 4.5)}
+
+
+def contrast_over_images(page: Any) -> dict[str, list[str]]:
+    """The texts on a background image or gradient whose characters lack contrast, by criterion (1.4.3, 1.4.6)."""
+    texts = page.evaluate(CONTRAST_TEXTS_JS)
+    if not texts:
+        return {}
+    page.evaluate(HIDE_TEXT_JS, True)
+    try:
+        png = page.screenshot(full_page=True, animations="disabled", caret="hide")
+    finally:
+        page.evaluate(HIDE_TEXT_JS, False)
+    ratios = page.evaluate(CHARACTER_CONTRAST_JS, {"png": base64.b64encode(png).decode("ascii"), "texts": texts})
+    out: dict[str, list[str]] = {}
+    for text, ratio in zip(texts, ratios, strict=True):
+        for criterion, (normal, large) in CONTRAST_RATIOS.items():
+            if ratio is not None and ratio < (large if text["large"] else normal) - 0.005:
+                out.setdefault(criterion, []).append(text["path"])
+    return {criterion: list(dict.fromkeys(paths)) for criterion, paths in out.items()}
+
 # The browser checks by name, in the order they run; ``page_checks(only=...)`` runs some of them.
 CHECKS = ("page-language", "page-title", "summary-name", "prohibited-naming", "meta-viewport", "aria-hidden-focus",
-          "table-headers", "keyboard",
+          "table-headers", "contrast-background", "keyboard",
           "iframe-tab-order", "reflow", "text-spacing", "text-zoom", "text-resize")
 
 
@@ -873,6 +992,15 @@ def page_checks(page: Any, *, viewport: Mapping[str, int], known: Iterable[str] 
             out.append(finding("meta-viewport", "sidan hindrar zoomning till 200 %", ["1.4.4"], locked,
                                known=known))
 
+    if "contrast-background" in run:
+        low = contrast_over_images(page)
+        if "1.4.3" in low:
+            out.append(finding("contrast-background", "för låg kontrast mot bakgrundsbild eller toning", ["1.4.3"],
+                               low["1.4.3"], known=known))
+        if "1.4.6" in low:  # AAA: reported, never failing a run (DOS-lagen asks for AA)
+            out.append(dataclasses.replace(
+                finding("contrast-background-enhanced", "kontrasten mot bakgrundsbild eller toning når inte "
+                        "förhöjd nivå (AAA)", ["1.4.6"], low["1.4.6"], known=known), fails=False))
     if "keyboard" in run:
         walk = keyboard_walk(page, settle_ms=settle_ms)
         if walk.trapped:

@@ -266,3 +266,34 @@ def test_a_table_header_cell_must_be_the_header_of_some_cell(page: Any) -> None:
                    '<div role="row"><span role="gridcell">1A</span></div></div>',
                    '<table><tr><th scope="row" id="x">Summa</th></tr><tr><td>100 kr</td></tr></table>'):
         assert _found(page, _page(lonely), "table-headers") == {"table-headers": ["#x"]}, lonely
+
+
+# --- 1.4.3/1.4.6 contrast over a background image or gradient, where axe cannot tell (ACT afw4f7, 09o5cg) ----------
+def _contrast(page: Any, body: str) -> dict[str, tuple[list[str], bool]]:
+    page.set_viewport_size(VIEWPORT)
+    page.set_content(_page(body))
+    found = a11y.page_checks(page, viewport=VIEWPORT, only=["contrast-background"])
+    return {f.rule: (list(f.targets), f.fails) for f in found}
+
+
+def test_text_over_a_gradient_is_judged_by_the_pixels_behind_each_character(page: Any) -> None:
+    toning = '<p id="x" style="color: {}; background: linear-gradient(to right, {}); width: 400px">Dina recept</p>'
+    assert _contrast(page, toning.format("#111", "#fff, #eef")) == {}
+    assert _contrast(page, toning.format("#999", "#fff, #ccc")) == {
+        "contrast-background": (["#x"], True), "contrast-background-enhanced": (["#x"], False)}
+    # 5.7:1 on white: enough for AA, not for AAA, which is reported without failing a run
+    assert _contrast(page, toning.format("#666", "#fff, #fff 90%, #000")) == {
+        "contrast-background-enhanced": (["#x"], False)}
+    # text on the dark half of a split background fails though the light half would do
+    split = ('<span id="x" style="color: #555; background: linear-gradient(90deg, #fff, #fff 2em, #000 2em); '
+             'padding: 0 1em">Tider att boka</span>')
+    assert "contrast-background" in _contrast(page, split)
+    assert page.evaluate("getComputedStyle(document.getElementById('x')).color") == "rgb(85, 85, 85)"  # put back
+
+
+def test_only_text_in_human_language_and_not_in_a_disabled_control_is_judged(page: Any) -> None:
+    faint = "background: linear-gradient(#fff, #ddd); color: #bbb"
+    for ok in (f'<p style="{faint}">→ ✓</p>', f'<button disabled style="{faint}">Skicka</button>',
+               '<p style="background: #fff; color: #111">Vanlig text</p>'):
+        assert _contrast(page, ok) == {}, ok
+    assert "contrast-background" in _contrast(page, f'<button id="x" style="{faint}">Skicka</button>')
