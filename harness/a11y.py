@@ -6,8 +6,9 @@ An axe result names its rule and tags (``wcag2aa``, ``wcag143``, ``EN-9.1.4.3``)
 (WCAG 2.0/2.1 A and AA, the level DOS-lagen requires through EN 301 549) or is only reported (WCAG 2.2,
 best practice). The checks axe does not make, or makes with false alarms (reflow, 200 % text and zoom, zoom locked
 by the viewport, keyboard reach and traps, visible focus, iframes out of the tab order, text spacing, orientation,
-titles, language, summary names, names where the role forbids one) run as scripts in the page and give findings of
-the same kind; harness/act.py measures them on the W3C ACT rules' test cases.
+titles, language, summary names, names where the role forbids one, content hidden with aria-hidden that the keyboard
+reaches, table header cells that head no cell, contrast over a background image or gradient) run as scripts in the
+page and give findings of the same kind; harness/act.py measures them on the W3C ACT rules' test cases.
 
 Pytest-free: ``suites/a11y`` and the ACT measurement (harness/act.py) both use it.
 """
