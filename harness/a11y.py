@@ -6,14 +6,17 @@ An axe result names its rule and tags (``wcag2aa``, ``wcag143``, ``EN-9.1.4.3``)
 (WCAG 2.0/2.1 A and AA, the level DOS-lagen requires through EN 301 549) or is only reported (WCAG 2.2,
 best practice). The checks axe does not make, or makes with false alarms (reflow, 200 % text and zoom, zoom locked
 by the viewport, keyboard reach and traps, visible focus, iframes out of the tab order, text spacing, orientation,
-titles, language, summary names, names where the role forbids one) run as scripts in the page and give findings of
-the same kind; harness/act.py measures them on the W3C ACT rules' test cases.
+titles, language, summary names, names where the role forbids one, content hidden with aria-hidden that the keyboard
+reaches, table header cells that head no cell, contrast over a background image or gradient) run as scripts in the
+page and give findings of the same kind; harness/act.py measures them on the W3C ACT rules' test cases.
 
 Pytest-free: ``suites/a11y`` and the ACT measurement (harness/act.py) both use it.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -589,6 +592,118 @@ META_VIEWPORT_JS = """
 }).map(meta => 'meta[content="' + meta.getAttribute('content') + '"]')
 """
 
+# 4.1.2: content hidden from assistive technology (aria-hidden="true" on it or an ancestor, also a shadow host) that
+# the keyboard still reaches: a user tabs to something that is not announced (ACT rule 6cfa84). Each candidate is
+# focused as Tab would focus it; one that does not keep focus (not focusable after all, or a sentinel that hands focus
+# on at once) is not in the focus order. An iframe counts when its own document has something to tab to.
+ARIA_HIDDEN_FOCUS_JS = _PATH_JS + """
+async () => {
+  const hostOf = (el) => el.parentElement || (el.getRootNode() instanceof ShadowRoot ? el.getRootNode().host : null);
+  const hidden = (el) => {
+    for (let e = el; e; e = hostOf(e)) {
+      if ((e.getAttribute('aria-hidden') || '').trim().toLowerCase() === 'true') return true;
+    }
+    return false;
+  };
+  const all = [];
+  const collect = (root) => root.querySelectorAll('*').forEach(el => {
+    all.push(el); if (el.shadowRoot) collect(el.shadowRoot);
+  });
+  collect(document);
+  const deepActive = () => {
+    let el = document.activeElement;
+    while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+    return el;
+  };
+  const tabbable = (el) => el.tabIndex >= 0 && !el.matches(':disabled') && !el.closest('[inert]')
+    && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  const frameHasTabbables = (frame) => {
+    let doc = null;
+    try { doc = frame.contentDocument; } catch (e) { return false; }
+    return !!doc && [...doc.querySelectorAll('*')].some(tabbable);
+  };
+  const before = deepActive();
+  const out = [];
+  for (const el of all.filter(el => tabbable(el) && hidden(el))) {
+    if (el.localName === 'iframe' || el.localName === 'frame') {
+      if (frameHasTabbables(el)) out.push(pathOf(el));
+      continue;
+    }
+    el.focus({preventScroll: true});
+    await new Promise(resolve => setTimeout(resolve, 20));  // a handler that moves focus on has run by now
+    if (deepActive() === el) out.push(pathOf(el));
+    el.blur();
+  }
+  if (before && before !== document.body && before.focus) before.focus({preventScroll: true});
+  return out;
+}
+"""
+
+# 1.3.1: a header cell that is the header of no cell tells nothing about the table's structure (ACT rule d0f69e).
+# Cells are placed on the table's grid (col and row spans); a header cell's direction is its role (columnheader,
+# rowheader) or scope, else HTML's auto state: a column header when its rows hold no data cell, a row header when its
+# columns hold none. It is assigned the cells below it in its columns (a column header) or after it in its rows (a
+# row header) that have no headers attribute, and the cells whose headers attribute names it. Tables with the role
+# none or presentation, and hidden cells, are left alone.
+HEADERS_WITHOUT_CELLS_JS = _PATH_JS + """
+() => {
+  const roleOf = (el) => (el.getAttribute('role') || '').trim().split(/\\s+/)[0].toLowerCase();
+  const tableish = new Set(['table', 'grid', 'treegrid']);
+  const cellish = new Set(['cell', 'gridcell', 'columnheader', 'rowheader']);
+  const shown = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden'
+    && !el.closest('[aria-hidden="true" i]');
+  const tables = [...document.querySelectorAll('table, [role]')].filter(t => {
+    const role = roleOf(t);
+    return (role ? tableish.has(role) : t.localName === 'table') && shown(t);
+  });
+  const out = [];
+  for (const table of tables) {
+    const native = table.localName === 'table';
+    const owner = (el) => el.parentElement
+      && el.parentElement.closest('table, [role=table], [role=grid], [role=treegrid]');
+    const rows = native ? [...table.rows]
+      : [...table.querySelectorAll('[role=row]')].filter(r => owner(r) === table);
+    const cellsOf = (row) => native ? [...row.cells]
+      : [...row.querySelectorAll('[role]')]
+        .filter(c => cellish.has(roleOf(c)) && c.parentElement.closest('[role=row]') === row);
+    const grid = []; const placed = [];
+    rows.forEach((row, y) => {
+      grid[y] = grid[y] || [];
+      let x = 0;
+      for (const cell of cellsOf(row)) {
+        while (grid[y][x]) x++;
+        const w = native ? Math.max(1, cell.colSpan) : 1;
+        const h = native ? (cell.rowSpan > 0 ? Math.min(cell.rowSpan, rows.length - y) : rows.length - y) : 1;
+        for (let dy = 0; dy < h; dy++) {
+          for (let dx = 0; dx < w; dx++) (grid[y + dy] = grid[y + dy] || [])[x + dx] = cell;
+        }
+        const role = roleOf(cell);
+        const header = role ? role === 'columnheader' || role === 'rowheader' : cell.localName === 'th';
+        placed.push({cell, x, y, w, h, header, role});
+        x += w;
+      }
+    });
+    const overlaps = (a, b, start, size) => a[start] < b[start] + b[size] && b[start] < a[start] + a[size];
+    const dataIn = (p, start, size) => placed.some(q => !q.header && overlaps(p, q, start, size));
+    for (const p of placed.filter(p => p.header && shown(p.cell))) {
+      const scope = (p.cell.getAttribute('scope') || '').trim().toLowerCase();
+      let column = p.role === 'columnheader' || scope === 'col' || scope === 'colgroup';
+      let row = p.role === 'rowheader' || scope === 'row' || scope === 'rowgroup';
+      if (!p.role && !column && !row) { column = !dataIn(p, 'y', 'h'); row = !dataIn(p, 'x', 'w'); }
+      const assigned = placed.some(q => {
+        if (q === p) return false;
+        const named = (q.cell.getAttribute('headers') || '').trim().split(/\\s+/).filter(Boolean);
+        if (named.length) return !!p.cell.id && named.includes(p.cell.id);
+        return (column && q.y >= p.y + p.h && overlaps(p, q, 'x', 'w'))
+          || (row && q.x >= p.x + p.w && overlaps(p, q, 'y', 'h'));
+      });
+      if (!assigned) out.push(pathOf(p.cell));
+    }
+  }
+  return out;
+}
+"""
+
 @dataclass
 class KeyboardWalk:
     """What pressing Tab through a page showed: the elements reached, those without a visible focus, a trap and,
@@ -711,8 +826,126 @@ def iframes_out_of_tab_order(page: Any) -> list[str]:
     return out
 
 
+
+# 1.4.3/1.4.6 over a background image or gradient, where axe cannot tell (ACT rules afw4f7, 09o5cg): the pixels
+# behind each character are read from the page as drawn with its text made transparent, and each character's
+# highest contrast with them (WCAG's most favourable reading, as the ACT rules have it) is compared with the
+# criterion's ratio: 4.5 (3 for large text) and 7 (4.5). Only text in human language (a letter or digit), not in a
+# disabled control, on a background that shows an image or gradient before any opaque colour.
+CONTRAST_TEXTS_JS = _PATH_JS + """
+() => {
+  const parse = (c) => { const m = c.match(/[\\d.]+/g) || []; return [+m[0] || 0, +m[1] || 0, +m[2] || 0,
+    m.length > 3 ? +m[3] : 1]; };
+  const imageBehind = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const s = getComputedStyle(e);
+      if (s.backgroundImage && s.backgroundImage !== 'none') return true;
+      if (parse(s.backgroundColor)[3] >= 1) return false;
+    }
+    return false;
+  };
+  const out = [];
+  const walker = document.createTreeWalker(document.body || document.documentElement, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node && out.length < 40; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || !/[\\p{L}\\p{N}]/u.test(node.textContent) || !visible(el)) continue;
+    if (el.closest(':disabled, [aria-disabled="true"], [aria-hidden="true"]') || !imageBehind(el)) continue;
+    const s = getComputedStyle(el);
+    const size = parseFloat(s.fontSize); const bold = parseInt(s.fontWeight, 10) >= 700;
+    const boxes = [];
+    const text = node.textContent;
+    for (let i = 0; i < text.length && boxes.length < 200; i++) {
+      if (!/\\S/.test(text[i])) continue;
+      const range = document.createRange(); range.setStart(node, i); range.setEnd(node, i + 1);
+      const r = range.getBoundingClientRect();
+      if (r.width >= 1 && r.height >= 1) boxes.push([r.left + scrollX, r.top + scrollY, r.width, r.height]);
+    }
+    if (boxes.length) out.push({path: pathOf(el), color: parse(s.color), large: size >= 24 || (bold && size >= 18.66),
+                                boxes});
+  }
+  return out;
+}
+"""
+# The page's text made transparent (and its shadows taken away) while the background is drawn; CSSOM, so a strict
+# content security policy does not stop it. Called with true to hide, false to put every style back.
+HIDE_TEXT_JS = """
+(hide) => {
+  const props = ['color', '-webkit-text-fill-color', 'text-shadow', 'text-decoration-color', 'caret-color'];
+  if (hide) {
+    window.__a11yText = [...document.querySelectorAll('*')].map(el => {
+      const old = props.map(p => [p, el.style.getPropertyValue(p), el.style.getPropertyPriority(p)]);
+      props.forEach(p => el.style.setProperty(p, p === 'text-shadow' ? 'none' : 'transparent', 'important'));
+      return [el, old];
+    });
+  } else {
+    for (const [el, old] of window.__a11yText || []) {
+      old.forEach(([p, v, prio]) => v ? el.style.setProperty(p, v, prio) : el.style.removeProperty(p));
+    }
+    delete window.__a11yText;
+  }
+}
+"""
+# Each text's lowest character contrast: for each character the best ratio of its colour (its alpha laid over the
+# pixel) with the background pixels under it, then the worst character. The picture is the page drawn full size.
+CHARACTER_CONTRAST_JS = """
+async ({png, texts}) => {
+  const bytes = Uint8Array.from(atob(png), c => c.charCodeAt(0));
+  const bitmap = await createImageBitmap(new Blob([bytes], {type: 'image/png'}));
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const ctx = canvas.getContext('2d'); ctx.drawImage(bitmap, 0, 0);
+  const scale = bitmap.width / Math.max(1, document.documentElement.scrollWidth, innerWidth);
+  const lin = (v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = (r, g, b) => 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  return texts.map(({color, boxes}) => {
+    const [r, g, b, a] = color;
+    let worst = Infinity;
+    for (const [x, y, w, h] of boxes) {
+      const left = Math.floor(x * scale), top = Math.floor(y * scale);
+      const width = Math.max(1, Math.floor(w * scale)), height = Math.max(1, Math.floor(h * scale));
+      if (left < 0 || top < 0 || left + width > bitmap.width || top + height > bitmap.height) continue;
+      const data = ctx.getImageData(left, top, width, height).data;
+      let best = 0;
+      const step = Math.max(1, Math.floor(Math.sqrt(width * height / 400)));
+      for (let py = 0; py < height; py += step) {
+        for (let px = 0; px < width; px += step) {
+          const i = 4 * (py * width + px);
+          const [br, bg, bb] = [data[i], data[i + 1], data[i + 2]];
+          const fore = lum(r * a + br * (1 - a), g * a + bg * (1 - a), b * a + bb * (1 - a));
+          const back = lum(br, bg, bb);
+          best = Math.max(best, (Math.max(fore, back) + 0.05) / (Math.min(fore, back) + 0.05));
+        }
+      }
+      worst = Math.min(worst, best);
+    }
+    return worst === Infinity ? null : worst;
+  });
+}
+"""
+# (minimum ratio for normal text, for large text) by criterion: 1.4.3 fails a run, 1.4.6 (AAA) is reported only.
+CONTRAST_RATIOS = {"1.4.3": (4.5, 3.0), "1.4.6": (7.0, 4.5)}
+
+
+def contrast_over_images(page: Any) -> dict[str, list[str]]:
+    """The texts on a background image or gradient whose characters lack contrast, by criterion (1.4.3, 1.4.6)."""
+    texts = page.evaluate(CONTRAST_TEXTS_JS)
+    if not texts:
+        return {}
+    page.evaluate(HIDE_TEXT_JS, True)
+    try:
+        png = page.screenshot(full_page=True, animations="disabled", caret="hide")
+    finally:
+        page.evaluate(HIDE_TEXT_JS, False)
+    ratios = page.evaluate(CHARACTER_CONTRAST_JS, {"png": base64.b64encode(png).decode("ascii"), "texts": texts})
+    out: dict[str, list[str]] = {}
+    for text, ratio in zip(texts, ratios, strict=True):
+        for criterion, (normal, large) in CONTRAST_RATIOS.items():
+            if ratio is not None and ratio < (large if text["large"] else normal) - 0.005:
+                out.setdefault(criterion, []).append(text["path"])
+    return {criterion: list(dict.fromkeys(paths)) for criterion, paths in out.items()}
+
 # The browser checks by name, in the order they run; ``page_checks(only=...)`` runs some of them.
-CHECKS = ("page-language", "page-title", "summary-name", "prohibited-naming", "meta-viewport", "keyboard",
+CHECKS = ("page-language", "page-title", "summary-name", "prohibited-naming", "meta-viewport", "aria-hidden-focus",
+          "table-headers", "contrast-background", "keyboard",
           "iframe-tab-order", "reflow", "text-spacing", "text-zoom", "text-resize")
 
 
@@ -744,12 +977,31 @@ def page_checks(page: Any, *, viewport: Mapping[str, int], known: Iterable[str] 
         if named:
             out.append(finding("prohibited-naming", "namn eller rollbeskrivning på ett element vars roll inte "
                                "tillåter det", ["1.3.1"], named, known=known))
+    if "aria-hidden-focus" in run:
+        reachable = page.evaluate(ARIA_HIDDEN_FOCUS_JS)
+        if reachable:
+            out.append(finding("aria-hidden-focus", "innehåll dolt med aria-hidden nås med tangentbordet", ["4.1.2"],
+                               reachable, known=known))
+    if "table-headers" in run:
+        lonely = page.evaluate(HEADERS_WITHOUT_CELLS_JS)
+        if lonely:
+            out.append(finding("table-headers", "en rubrikcell i en tabell är rubrik för ingen cell", ["1.3.1"],
+                               lonely, known=known))
     if "meta-viewport" in run:
         locked = page.evaluate(META_VIEWPORT_JS)
         if locked:
             out.append(finding("meta-viewport", "sidan hindrar zoomning till 200 %", ["1.4.4"], locked,
                                known=known))
 
+    if "contrast-background" in run:
+        low = contrast_over_images(page)
+        if "1.4.3" in low:
+            out.append(finding("contrast-background", "för låg kontrast mot bakgrundsbild eller toning", ["1.4.3"],
+                               low["1.4.3"], known=known))
+        if "1.4.6" in low:  # AAA: reported, never failing a run (DOS-lagen asks for AA)
+            out.append(dataclasses.replace(
+                finding("contrast-background-enhanced", "kontrasten mot bakgrundsbild eller toning når inte "
+                        "förhöjd nivå (AAA)", ["1.4.6"], low["1.4.6"], known=known), fails=False))
     if "keyboard" in run:
         walk = keyboard_walk(page, settle_ms=settle_ms)
         if walk.trapped:

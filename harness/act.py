@@ -56,12 +56,16 @@ BROWSER_ACT_IDS: dict[str, tuple[str, ...]] = {
     "text-zoom": ("59br37",), "orientation": ("b33eff",), "focus-visible": ("oj04fd",),
     "keyboard-trap": ("80af7b", "a1b64e", "ebe86a"), "iframe-tab-order": ("akn7bn",), "page-title": ("2779a5",),
     "summary-name": ("2t702h",), "prohibited-naming": ("kb1m8s",), "meta-viewport": ("b4f0c3",),
+    "aria-hidden-focus": ("6cfa84",), "table-headers": ("d0f69e",),
+    "contrast-background": ("afw4f7",), "contrast-background-enhanced": ("09o5cg",),
 }
 # The browser checks (a11y.CHECKS) that make those findings; only they run on a case, and only for their rules.
 CHECK_FINDINGS = {"text-spacing": ("letter-spacing", "word-spacing", "line-height"), "text-zoom": ("text-zoom",),
                   "keyboard": ("keyboard-trap", "focus-visible"), "iframe-tab-order": ("iframe-tab-order",),
                   "page-title": ("page-title",), "summary-name": ("summary-name",),
-                  "prohibited-naming": ("prohibited-naming",), "meta-viewport": ("meta-viewport",)}
+                  "prohibited-naming": ("prohibited-naming",), "meta-viewport": ("meta-viewport",),
+                  "aria-hidden-focus": ("aria-hidden-focus",), "table-headers": ("table-headers",),
+                  "contrast-background": ("contrast-background", "contrast-background-enhanced")}
 # Where the W3C viewport differs from the layer's default: 1.4.4's 200 % zoom is of a 1280 by 1024 screen.
 CHECK_VIEWPORT = {"width": 1280, "height": 1024}
 AXE_ACT_IDS_JS = "() => axe.getRules().map(r => [r.ruleId, r.actIds || []])"

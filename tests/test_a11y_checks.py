@@ -220,3 +220,80 @@ def test_a_name_on_an_element_whose_role_forbids_one_is_found(page: Any) -> None
 def test_a_viewport_that_stops_zooming_to_200_percent_is_found(page: Any, content: str, locked: bool) -> None:
     found = _found(page, _page("<p>Text</p>", f'<meta name="viewport" content="{content}">'), "meta-viewport")
     assert ("meta-viewport" in found) is locked
+
+
+# --- 4.1.2 hidden content the keyboard reaches (ACT 6cfa84) --------------------------------------------------------
+def test_content_hidden_with_aria_hidden_must_not_be_reached_with_the_keyboard(page: Any) -> None:
+    for ok in ('<span aria-hidden="true">★</span> <a href="#">Favoriter</a>',
+               '<div aria-hidden="true"><button tabindex="-1">Stäng</button></div>',
+               '<div aria-hidden="true"><a href="/" hidden>Start</a><input disabled></div>',
+               '<div aria-hidden="false"><button>Spara</button></div>',
+               '<div aria-hidden="true"><a href="/" id="vakt">Vakt</a></div><input id="namn">'
+               "<script>vakt.addEventListener('focus', () => namn.focus())</script>",
+               '<div aria-hidden="true"><iframe srcdoc="<p>Karta</p>"></iframe></div>'):
+        assert _found(page, _page(ok), "aria-hidden-focus") == {}, ok
+    for reached in ('<div aria-hidden="true"><a id="x" href="/" style="position:absolute;left:-9999px">Till '
+                    "toppen</a></div>",
+                    '<p id="x" tabindex="0" aria-hidden="true">Ny tid bokad</p>',
+                    '<div aria-hidden="true"><details><summary id="x">Mer</summary>Text</details></div>',
+                    '<div aria-hidden="true"><div aria-hidden="false"><button id="x">Spara</button></div></div>',
+                    '<div aria-hidden="true"><iframe id="x" srcdoc="<button>Anslut</button>"></iframe></div>'):
+        assert _found(page, _page(reached), "aria-hidden-focus") == {"aria-hidden-focus": ["#x"]}, reached
+    shadow = ('<div id="x" aria-hidden="true"></div><script>x.attachShadow({mode: "open"}).innerHTML = '
+              "'<button>Dold knapp</button>'</script>")
+    assert _found(page, _page(shadow), "aria-hidden-focus") == {"aria-hidden-focus": ["button"]}
+
+
+# --- 1.3.1 a table header cell with no cells (ACT d0f69e) ----------------------------------------------------------
+def test_a_table_header_cell_must_be_the_header_of_some_cell(page: Any) -> None:
+    for ok in ("<table><tr><th>Datum</th><th>Mottagning</th></tr><tr><td>3 mars</td><td>Vårdcentralen</td></tr>"
+               "</table>",
+               "<table><tr><th>Dos</th><th>Tid</th></tr><tr><td colspan=2>Enligt ordination</td></tr></table>",
+               "<table><tr><th>Vecka</th><th>Mån</th></tr><tr><th>1</th><td>Stängt</td></tr></table>",
+               '<table><tr><th id="a">Namn</th><th id="b">Roll</th></tr><tr><td>Ada</td></tr>'
+               '<tr><td headers="b">Läkare</td></tr></table>',
+               '<div role="table"><div role="row"><span role="columnheader">Läkemedel</span></div>'
+               '<div role="row"><span role="cell">Alvedon</span></div></div>',
+               '<table role="presentation"><tr><th>Layout</th></tr></table>',
+               '<table><tr><th role="cell">Ensam</th></tr></table>',
+               '<table><tr><th style="display:none">Dold</th></tr><tr><td>1</td></tr></table>'):
+        assert _found(page, _page(ok), "table-headers") == {}, ok
+    for lonely in ("<table><tr><th>Dos</th><th id=\"x\">Tid</th></tr><tr><td>1 tablett</td></tr></table>",
+                   '<table><tr><th id="a">Namn</th><th id="x">Roll</th></tr><tr><td>Ada</td>'
+                   '<td headers="a">Läkare</td></tr></table>',
+                   '<div role="grid"><div role="row"><span role="columnheader">Rum</span>'
+                   '<span role="columnheader" id="x">Patient</span></div>'
+                   '<div role="row"><span role="gridcell">1A</span></div></div>',
+                   '<table><tr><th scope="row" id="x">Summa</th></tr><tr><td>100 kr</td></tr></table>'):
+        assert _found(page, _page(lonely), "table-headers") == {"table-headers": ["#x"]}, lonely
+
+
+# --- 1.4.3/1.4.6 contrast over a background image or gradient, where axe cannot tell (ACT afw4f7, 09o5cg) ----------
+def _contrast(page: Any, body: str) -> dict[str, tuple[list[str], bool]]:
+    page.set_viewport_size(VIEWPORT)
+    page.set_content(_page(body))
+    found = a11y.page_checks(page, viewport=VIEWPORT, only=["contrast-background"])
+    return {f.rule: (list(f.targets), f.fails) for f in found}
+
+
+def test_text_over_a_gradient_is_judged_by_the_pixels_behind_each_character(page: Any) -> None:
+    toning = '<p id="x" style="color: {}; background: linear-gradient(to right, {}); width: 400px">Dina recept</p>'
+    assert _contrast(page, toning.format("#111", "#fff, #eef")) == {}
+    assert _contrast(page, toning.format("#999", "#fff, #ccc")) == {
+        "contrast-background": (["#x"], True), "contrast-background-enhanced": (["#x"], False)}
+    # 5.7:1 on white: enough for AA, not for AAA, which is reported without failing a run
+    assert _contrast(page, toning.format("#666", "#fff, #fff 90%, #000")) == {
+        "contrast-background-enhanced": (["#x"], False)}
+    # text on the dark half of a split background fails though the light half would do
+    split = ('<span id="x" style="color: #555; background: linear-gradient(90deg, #fff, #fff 2em, #000 2em); '
+             'padding: 0 1em">Tider att boka</span>')
+    assert "contrast-background" in _contrast(page, split)
+    assert page.evaluate("getComputedStyle(document.getElementById('x')).color") == "rgb(85, 85, 85)"  # put back
+
+
+def test_only_text_in_human_language_and_not_in_a_disabled_control_is_judged(page: Any) -> None:
+    faint = "background: linear-gradient(#fff, #ddd); color: #bbb"
+    for ok in (f'<p style="{faint}">→ ✓</p>', f'<button disabled style="{faint}">Skicka</button>',
+               '<p style="background: #fff; color: #111">Vanlig text</p>'):
+        assert _contrast(page, ok) == {}, ok
+    assert "contrast-background" in _contrast(page, f'<button id="x" style="{faint}">Skicka</button>')

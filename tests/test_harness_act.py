@@ -90,3 +90,15 @@ def test_cases_are_served_checked_and_reported(tmp_path: Path) -> None:
     assert data["summary"]["counts"] == {"consistent": 1, "partially consistent": 0, "inconsistent": 0,
                                          "untested": 0}
     assert "23a2a8" in html_path.read_text(encoding="utf-8")
+
+
+def test_every_browser_finding_the_act_report_counts_comes_from_a_check_the_layer_runs() -> None:
+    from harness import a11y
+
+    assert set(act.CHECK_FINDINGS) <= set(a11y.CHECKS)
+    assert {f for findings in act.CHECK_FINDINGS.values() for f in findings} <= set(act.BROWSER_ACT_IDS)
+    assert act.own_checks("6cfa84") == ["aria-hidden-focus"] and act.own_checks("d0f69e") == ["table-headers"]
+    assert act.own_checks("afw4f7") == act.own_checks("09o5cg") == ["contrast-background"]
+    enhanced = act.Case("afw4f7", "contrast", "4", "passed", "p", ("1.4.3",))
+    aaa = a11y.finding("contrast-background-enhanced", "kontrast", ["1.4.6"])
+    assert act.reported_failed(enhanced, [aaa], {}) == []  # 7:1 missed is no failure of the 4.5:1 rule
