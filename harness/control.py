@@ -66,8 +66,10 @@ class ControlApi:
 
     # --- persons ------------------------------------------------------------------------------------------------
     def seed_person(self, role: str = "adult", *, region: str | None = None, birth_date: date | None = None,
-                    children: list[date] | None = None, **records: int) -> Person:
-        """A fresh person; ``records`` counts per kind (messages=60, audit_lines=60, ...), for each person seeded."""
+                    children: list[date] | None = None, care_unit: str | None = None, **records: int) -> Person:
+        """A fresh person; ``records`` counts per kind (messages=60, audit_lines=60, ...), for each person seeded.
+        ``care_unit="new"`` gives the person a care unit no one else's (its staff's unit-wide sends reach no other
+        test's persons); a unit's id puts them in that unit (of their region)."""
         unknown = set(records) - set(RECORD_KINDS)
         if unknown:
             raise ValueError(f"unknown record kinds {sorted(unknown)}; kinds: {', '.join(RECORD_KINDS)}")
@@ -78,6 +80,8 @@ class ControlApi:
             body["birth_date"] = birth_date.isoformat()
         if children is not None:
             body["children"] = [born.isoformat() for born in children]
+        if care_unit is not None:
+            body["care_unit"] = care_unit
         return Person.from_control(self._call("POST", "/persons", 201, json=body))
 
     def add_care_relation(self, person: Person, *, region: str | None = None, care_unit: str | None = None,

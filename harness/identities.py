@@ -20,6 +20,7 @@ class Person:
     region: str | None = None
     children: tuple[Person, ...] = field(default=(), repr=False)
     age_group: str | None = None  # for a guardian's children: under-13 or 13-17
+    care_unit: str | None = None  # the person's own care unit, where the embedded target seeded their records
     # The seeded records that are this person's (kind -> [{"id", "care_unit", ...}]): the oracle of ownership.
     records: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -40,7 +41,8 @@ class Person:
         return cls(id=data["id"], personnummer=data["personnummer"], role=data["role"],
                    given_name=data.get("given_name", ""), family_name=data.get("family_name", ""),
                    birth_date=date.fromisoformat(data["birth_date"]) if data.get("birth_date") else None,
-                   region=data.get("region"), children=tuple(children), age_group=age_group, records=records)
+                   region=data.get("region"), children=tuple(children), age_group=age_group,
+                   care_unit=data.get("care_unit"), records=records)
 
     def record_ids(self, kind: str) -> set[str]:
         """The ids of this person's seeded records of a kind (messages, bookings, journal_entries, ...)."""

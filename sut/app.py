@@ -22,7 +22,7 @@ from .mobile import create_mobile_api
 from .push.metrics import create_metrics_router
 from .staff import create_staff_api
 from .web import create_web_router
-from .webapp.session import error_page
+from .webapp.session import page_for_error
 
 access_log = logging.getLogger("sut.access")
 STATIC = Path(__file__).parent / "static"
@@ -64,7 +64,7 @@ def create_app(ctx: Context) -> FastAPI:
     async def _page_not_found(request: Request, exc: StarletteHTTPException) -> Response:
         """A browser asking for a page that does not exist gets a Swedish HTML page, API clients problem+json."""
         if "text/html" in request.headers.get("accept", ""):
-            return error_page(request, problems.Problem(exc.status_code, str(exc.detail)))
+            return await page_for_error(request, problems.Problem(exc.status_code, str(exc.detail)))
         return await api_not_found(request, exc)
 
     app.include_router(create_apidocs_router(ctx))  # the API roots' index pages: before the mounts, to answer first

@@ -80,6 +80,12 @@ class SeedRequest(Strict):
         None, max_length=5, description="A guardian's children by birth date, each at most 17 on the system's date "
                                         "(GET /clock: today); default one under 13 and one of 13 to 17")
     records: Records = Field(default_factory=Records)
+    care_unit: str | None = Field(
+        None, max_length=40, pattern=r"^(new|SE\d{9}-\d{4})$",
+        description="The person's own care unit (default: the region's unit of the kind that fits their age): an "
+                    "existing unit's HSA id in the person's region, or \"new\" for a unit of its own with one staff "
+                    "member, which no other seeded person shares (a bulk send to all its patients reaches no one "
+                    "else's). A guardian's children keep the units that fit their ages.")
 
     @model_validator(mode="after")
     def _children_for_guardians(self) -> SeedRequest:
@@ -140,6 +146,7 @@ class SeededChild(PersonView):
 
 class SeededPerson(PersonView):
     today: date = Field(description="The system's date when seeded (ages count from it)")
+    care_unit: str = Field(description="The person's own care unit (HSA id), where their records come from")
     records: OwnedRecords
     children: list[SeededChild]
 
@@ -384,10 +391,10 @@ def create_control(ctx: Context) -> FastAPI:
         with ctx.db() as db:
             try:
                 seeded = new_person(db, body.role, rng, region_code=body.region, birth_date=body.birth_date,
-                                    children=body.children, counts=counts)
+                                    children=body.children, counts=counts, care_unit=body.care_unit)
             except SeedError as exc:
                 raise problems.Problem(409, str(exc)) from exc
-            return {**_seeded(seeded.records, seeded.person), "today": clock.today(),
+            return {**_seeded(seeded.records, seeded.person), "today": clock.today(), "care_unit": seeded.care_unit,
                     "children": [_seeded(seeded.records, c) for c in seeded.children]}
 
     @app.get("/persons", response_model=list[ListedPerson], tags=["persons"], operation_id="listSeededPersons")

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import audit, clock, pnr
@@ -89,8 +89,12 @@ class RecordCounts:
 class Seeded:
     person: Person
     children: list[Person]
+    care_unit: str = ""  # the person's own unit (their children's fit their ages)
     # Whose each record is, as the control API hands it to a test's oracle: person id -> kind -> records.
     records: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+
+
+PRIVATE_UNITS_FROM = 100  # units made for one seeded person ("new") are numbered from here in their region
 
 
 def _care_unit_id(region: str, n: int) -> str:
@@ -290,6 +294,24 @@ def _unit_for(db: Session, region: Region, person: Person) -> CareUnit:
     return unit
 
 
+def _chosen_unit(db: Session, region: Region, care_unit: str, rng: random.Random) -> CareUnit:
+    """An existing unit of ``region`` by id, or ("new") a fresh health centre there with one staff member."""
+    if care_unit != "new":
+        unit = db.get(CareUnit, care_unit)
+        if unit is None or unit.region_code != region.code:
+            raise SeedError(f"no care unit {care_unit!r} in region {region.code}")
+        return unit
+    taken = db.scalar(select(func.count()).select_from(CareUnit).where(CareUnit.region_code == region.code)) or 0
+    n = PRIVATE_UNITS_FROM + taken
+    town = region.name.removeprefix("Region ").removesuffix(" län")
+    unit = CareUnit(id=_care_unit_id(region.code, n), name=f"Vårdcentral {town} {n}",
+                    region_code=region.code)
+    db.add(unit)
+    db.add(Staff(hsa_id=f"{unit.id}-P001", name=f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}", care_unit_id=unit.id))
+    db.flush()
+    return unit
+
+
 def _region_by_code(db: Session, code: str) -> Region:
     region = db.get(Region, code)
     if region is None:
@@ -299,12 +321,16 @@ def _region_by_code(db: Session, code: str) -> Region:
 
 def new_person(db: Session, role: str, rng: random.Random, *, ages_on: date | None = None,
                region_code: str | None = None, birth_date: date | None = None,
-               children: list[date] | None = None, counts: RecordCounts = RecordCounts()) -> Seeded:
+               children: list[date] | None = None, counts: RecordCounts = RecordCounts(),
+               care_unit: str | None = None) -> Seeded:
     """Seed one fresh test person of ``role`` (and a guardian's children) with records of their own.
 
     ``ages_on`` counts ages from the start of an age period (see ``age_period_start``) instead of today.
     ``region_code`` and ``birth_date`` fix what is otherwise drawn; ``children`` gives a guardian's children by
-    birth date instead of one under 13 and one of 13 to 17; ``counts`` says how many records each person gets."""
+    birth date instead of one under 13 and one of 13 to 17; ``counts`` says how many records each person gets.
+    ``care_unit`` is the person's own unit instead of the region's one of its kind: an existing unit's id (in the
+    person's region), or "new" for a unit of its own with one staff member, which no other test's persons share
+    (so what another test does to a whole unit, such as a bulk send to all its patients, never reaches them)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     region = _region_by_code(db, region_code) if region_code else _region(db, role != "adult-not-joined", rng)
@@ -317,7 +343,8 @@ def new_person(db: Session, role: str, rng: random.Random, *, ages_on: date | No
     age = rng.randint(35, 55) if role == "guardian" else rng.randint(26, 70)
     person = _new_person(db, rng, role=role, age=age, region=region, birth=birth_date,
                          coordination=role == "samordningsnummer", ages_on=ages_on, **kwargs)
-    records = {person.id: _records(db, rng, person, _unit_for(db, region, person), counts)}
+    unit = _unit_for(db, region, person) if care_unit is None else _chosen_unit(db, region, care_unit, rng)
+    records = {person.id: _records(db, rng, person, unit, counts)}
     kids: list[Person] = []
     if role == "guardian":
         named = {person.given_name}
@@ -339,7 +366,7 @@ def new_person(db: Session, role: str, rng: random.Random, *, ages_on: date | No
                                        email=False, updated_at=clock.now()))
             kids.append(child)
     db.flush()
-    return Seeded(person=person, children=kids, records=records)
+    return Seeded(person=person, children=kids, care_unit=unit.id, records=records)
 
 
 def _child_role(born: date) -> str:

@@ -5,6 +5,7 @@ all documented in its OpenAPI document."""
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.orm import Session
-from support import app_tokens, problem, reset_keeping_faults
+from support import app_tokens, problem, reset_keeping_faults, staff_token
 
 from harness.control import ControlApi, ControlError, born_turning
 from harness.identities import Person
@@ -101,6 +102,41 @@ def test_staff_are_chosen_by_relation_not_by_hsa_order(control_api: ControlApi) 
     assert [s.region for s in choice.related_other_region] == ["05"]
     with pytest.raises(LookupError):
         control_api.staff_for(control_api.seed_person("adult")).get("related-other-region")
+
+
+def test_a_care_unit_of_its_own_keeps_unit_wide_sends_from_other_tests_persons(control_api: ControlApi,
+                                                                             http: httpx.Client) -> None:
+    """``care_unit="new"``: a unit with one staff member that no other seeded person shares, so the staff's bulk
+    send to all the unit's patients (as the API layer's fuzzing makes) reaches only the persons put there."""
+    outsider = control_api.seed_person("adult", region="03")
+    guardian = control_api.seed_person("guardian", region="03", care_unit="new")
+    neighbour = control_api.seed_person("adult", region="03", care_unit=guardian.care_unit)
+    assert guardian.care_unit not in {outsider.care_unit, None} and neighbour.care_unit == guardian.care_unit
+    assert {row["care_unit"] for row in guardian.records["messages"]} == {guardian.care_unit}
+    assert all(child.care_unit != guardian.care_unit for child in guardian.children)  # units fit their ages
+    staff = control_api.staff_for(guardian).get("own-unit")
+    assert staff.care_unit == guardian.care_unit
+    assert control_api.seed_person("adult", region="03", care_unit="new").care_unit != guardian.care_unit
+
+    token = staff_token(http, staff.hsa_id)
+    sent = http.post("/staff/v1/bulk-sends", headers={"Authorization": f"Bearer {token}"},
+                     json={"all_patients": True, "subject": "Ändrade öppettider", "body": "Stängt fredag."})
+    assert sent.status_code == 202, sent.text
+    job = sent.json()["job_id"]
+    for _ in range(100):
+        status = http.get(f"/staff/v1/bulk-sends/{job}", headers={"Authorization": f"Bearer {token}"}).json()
+        if status["state"] != "running":
+            break
+        time.sleep(0.1)
+    assert (status["state"], status["total"], status["accepted"]) == ("done", 2, 2)
+    owners = {m["id"] for m in http.get(f"{API}/inbox/messages", headers=bearer(http, outsider)).json()["messages"]}
+    assert owners == outsider.record_ids("messages"), "the bulk send reached a person of another unit"
+
+
+def test_a_care_unit_must_be_of_the_persons_region(control_api: ControlApi, http: httpx.Client) -> None:
+    unit = control_api.seed_person("adult", region="03", care_unit="new").care_unit
+    problem(http.post("/_sut/persons", json={"role": "adult", "region": "05", "care_unit": unit}), 409)
+    assert http.post("/_sut/persons", json={"role": "adult", "care_unit": "ingen"}).status_code == 422
 
 
 # --- a child of a given birth date --------------------------------------------------------------------------------

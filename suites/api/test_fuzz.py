@@ -205,16 +205,20 @@ def _ids(person: Person, kind: str, key: str = "id") -> list[str]:
 def fuzz_world(request: pytest.FixtureRequest, target_up: LiveTarget, new_person, new_staff,
                fuzz_sample: FuzzSample) -> Iterator[Callable[[str], FuzzWorld]]:
     """``fuzz_world("mobile")``: a guardian (or, for "staff", staff of the guardian's own unit) with records of every
-    kind, their children, and a neighbour at the same care unit whose records must never show."""
+    kind, their children, and a neighbour at the same care unit whose records must never show.
+
+    On the embedded target the guardian and the neighbour share a care unit of their own: the staff API's fuzzing
+    sends to all of a unit's patients (createBulkSend), which must not reach the persons of tests running at the
+    same time (a start screen's unread count changed under a web test that way)."""
     made: list[tuple[httpx.Client, oracles.ControlTruth | None]] = []
 
     def make(api: str) -> FuzzWorld:
         # Records of every kind on the embedded target; a real target's configured persons have what they have.
-        extra = {"devices": 1, "consents": 2, "audit_lines": 2} if target_up.has_control else {}
+        extra = {"devices": 1, "consents": 2, "audit_lines": 2, "care_unit": "new"} if target_up.has_control else {}
         guardian = new_person("guardian", **extra)
         child, teen = guardian.child("under-13"), guardian.child("13-17")
-        neighbour = new_person("adult", region=guardian.region, devices=2, consents=2, audit_lines=3) \
-            if target_up.has_control else guardian
+        neighbour = new_person("adult", region=guardian.region, care_unit=guardian.care_unit, devices=2, consents=2,
+                               audit_lines=3) if target_up.has_control else guardian
         everyone = (guardian, child, teen, neighbour)
         pools = {
             "message_id": [i for p in everyone for i in _ids(p, "messages")],

@@ -15,9 +15,8 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -28,6 +27,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from .. import clock, faults, services
@@ -147,10 +147,17 @@ class Visit:
     def in_app(self) -> bool:
         return app_client(self.request.headers.get("user-agent")) is not None
 
-    @cached_property
+    _children: list[dict[str, Any]] | None = field(default=None, init=False, repr=False)
+
+    @property
     def children(self) -> list[dict[str, Any]]:
-        """Whom else the user may act for (BR-PROXY-1); the switch is offered only when there is a choice."""
-        return services.acting_for(self.db, self.person)
+        """Whom else the user may act for (BR-PROXY-1); the switch is offered only when there is a choice.
+
+        Cached per visit by hand: Python 3.11's functools.cached_property holds one lock for every instance, so a
+        request waiting there for another's database work deadlocked with it until SQLite's busy timeout."""
+        if self._children is None:
+            self._children = services.acting_for(self.db, self.person)
+        return self._children
 
     @property
     def can_switch(self) -> bool:
@@ -297,6 +304,12 @@ def error_page(request: Request, exc: Problem) -> Response:
     return response
 
 
+async def page_for_error(request: Request, exc: Problem) -> Response:
+    """``error_page`` from async code: it reads the session from the database, which must never happen on the
+    event loop (a wait for SQLite's write lock there would stop every request of the server)."""
+    return await run_in_threadpool(error_page, request, exc)
+
+
 class WebRoute(APIRoute):
     """Routes of the web pages: early exits and problems become HTML pages, and no page is cached (OSL-25-1)."""
 
@@ -309,12 +322,12 @@ class WebRoute(APIRoute):
             except WebExit as exit_:
                 response = exit_.response
             except Problem as exc:
-                response = error_page(request, exc)
+                response = await page_for_error(request, exc)
             except (HTTPException, RequestValidationError, DataError):
                 raise  # the application's handlers answer these, as for the API
             except Exception as exc:  # noqa: BLE001 - a page's bug is a Swedish 500 page, never a stack trace
                 log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-                response = error_page(request, Problem(500, "Ett oväntat fel inträffade."))
+                response = await page_for_error(request, Problem(500, "Ett oväntat fel inträffade."))
             response.headers["cache-control"] = "no-store"
             return response
 
