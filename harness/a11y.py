@@ -1253,13 +1253,13 @@ def build_statement(findings: Iterable[tuple[str, Finding]], checks: Sequence[Ma
                 entry["what"].append(item.description)
             if where not in entry["where"]:
                 entry["where"].append(where)
-    gaps = [Gap(criterion=c, title=_title(catalogue, c), what="; ".join(e["what"]), where=tuple(e["where"]),
-                how="automatisk granskning") for c, e in sorted(by_criterion.items())]
+    gaps = [Gap(criterion=c, title=_title(catalogue, c), what=_sentence("; ".join(e["what"])),
+                where=tuple(e["where"]), how="automatisk granskning") for c, e in sorted(by_criterion.items())]
     current = [c for c in checks if not c.expired(today)]
     for check in current:
         if check.result == "underkänd":
             criterion = check.criterion.removeprefix("WCAG-").replace("-", ".")
-            gaps.append(Gap(criterion=criterion, title=check.title, what=check.note or check.title, where=(),
+            gaps.append(Gap(criterion=criterion, title=check.title, what=_sentence(check.note or check.title), where=(),
                             how=f"manuell granskning {check.when.isoformat()}"))
     checked = {c.criterion for c in current}
     pending = sorted((req_id.removeprefix("WCAG-").replace("-", ".") for req_id, req in catalogue.items()
@@ -1270,6 +1270,11 @@ def build_statement(findings: Iterable[tuple[str, Finding]], checks: Sequence[Ma
                             "kompletterad med manuell granskning enligt registret över manuella kontroller.",
                      feedback=feedback, gaps=gaps, expired=[c for c in checks if c.expired(today)], pending=pending,
                      axe=axe, coverage=coverage)
+
+
+def _sentence(text: str) -> str:
+    """A gap's text without its closing full stop: the statement's sentence adds its own after the pages."""
+    return text.strip().rstrip(".").rstrip()
 
 
 def _title(catalogue: Mapping[str, Any], criterion: str) -> str:

@@ -3,6 +3,7 @@ does not make; the manual-check register; the draft accessibility statement."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,14 +134,18 @@ def test_statement_has_digg_s_parts_and_follows_the_findings(tmp_path: Path) -> 
     clean = a11y.build_statement([], checks, CATALOGUE.requirements, today=dt.date(2026, 12, 2),
                                  axe="axe-core 4.12.1", coverage="14 sidor")
     assert clean.status == "helt" and not clean.pending
-    broken = a11y.build_statement([("/start", f) for f in found], checks, CATALOGUE.requirements,
+    timing = next(c for c in checks if c.criterion == "WCAG-2-2-1")
+    failed = dataclasses.replace(timing, result="underkänd", note="Sessionen avslutas utan varning.")
+    broken = a11y.build_statement([("/start", f) for f in found], [*checks, failed], CATALOGUE.requirements,
                                   today=dt.date(2026, 12, 2), axe="axe-core 4.12.1", coverage="14 sidor")
     assert broken.status == "delvis"
     md, html = broken.write(tmp_path)
     text = md.read_text(encoding="utf-8")
     for part in ("delvis förenlig", "WCAG 1.1.1 Non-text content", "Bilder måste ha alternativtext", "/start",
-                 "2026-12-02", "axe-core 4.12.1", "Rapportera brister", "https://www.digg.se/tdosanmalan"):
+                 "2026-12-02", "axe-core 4.12.1", "Rapportera brister", "https://www.digg.se/tdosanmalan",
+                 "Sessionen avslutas utan varning. Hittat vid manuell granskning 2026-11-01."):
         assert part in text
+    assert ".." not in text.replace("...", "")  # a gap's own full stop and the sentence's are one
     page = html.read_text(encoding="utf-8")
     assert '<html lang="sv">' in page and 'data-status="delvis"' in page
     assert '<a href="https://www.digg.se/tdosanmalan">' in page
